@@ -1,0 +1,1 @@
+//! Pure codecs shared by every fastdfs-rs component. No I/O, no async.

@@ -1,0 +1,1 @@
+//! ngx_http_fastdfs_module
