@@ -1,1 +1,2 @@
 //! Pure codecs shared by every fastdfs-rs component. No I/O, no async.
+pub mod memcached;
