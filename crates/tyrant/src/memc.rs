@@ -403,8 +403,12 @@ async fn meta(app: &App, req: MetaRequest<'_>, may_write: bool, out: &mut Vec<u8
     let now = now_secs();
     let quiet = req.quiet();
     let key = req.key.to_vec();
-    let unsupported = [b'N', b'R', b'I', b'h', b'l'];
-    if req.command != MetaCommand::Noop && req.flags.iter().any(|f| unsupported.contains(&f.flag)) {
+    let unsupported: &[u8] = match req.command {
+        MetaCommand::Get => b"NRhl",
+        MetaCommand::Set | MetaCommand::Delete => b"I",
+        _ => b"",
+    };
+    if req.flags.iter().any(|f| unsupported.contains(&f.flag)) {
         // Cache-only machinery (stale items, win tokens, access tracking) has no place in a
         // persistent store; say so rather than pretend.
         line(out, "CLIENT_ERROR flag not supported by tyrantd");

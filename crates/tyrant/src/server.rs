@@ -94,7 +94,8 @@ async fn handle(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
         if let Some(nl) = conn.buffered().iter().position(|&b| b == b'\n') {
             break sniff(&conn.buffered()[..nl]);
         }
-        if conn.buffered().len() >= 8192 {
+        // memcached gives up on a line after 2048 bytes without a newline; so does the sniffer.
+        if conn.buffered().len() >= 2048 {
             break Door::Memcached;
         }
         match conn.fill(4096).await {
