@@ -415,7 +415,8 @@ pub async fn serve(app: &App, mut conn: Conn, may_write: bool) {
                     break Head::Bad(431, "request head too large");
                 }
             }
-            let deadline = if buf.is_empty() { None } else { Some(started + HEAD_DEADLINE) };
+            let limit = app.cfg.idle_timeout.map_or(HEAD_DEADLINE, |d| d.min(HEAD_DEADLINE));
+            let deadline = if buf.is_empty() { None } else { Some(started + limit) };
             let r = match deadline {
                 Some(d) => match tokio::time::timeout_at(d, conn.fill(4096)).await {
                     Ok(r) => r,

@@ -145,12 +145,7 @@ fn dual_master_pair_converges_after_a_kill_and_a_late_follower_catches_up() {
     assert!(final_a.len() > 250 && final_a.len() < 300, "deletes replicated: {}", final_a.len());
     // No record bounced back: counters stay put once converged.
     std::thread::sleep(Duration::from_millis(1500));
-    let head = |addr: &str| -> String {
-        let mut mc = Mc::connect(addr);
-        mc.s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        assert!(mc.send(&Request::Stats { args: vec![] }));
-        format!("{:?}", mc.reply().unwrap()).split("log_position").nth(1).unwrap_or("").chars().take(30).collect()
-    };
+    let head = |addr: &str| Mc::connect(addr).stat("log_position").unwrap();
     let (ha, hb) = (head(&a.addr()), head(&b.addr()));
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!((ha, hb), (head(&a.addr()), head(&b.addr())), "replication loop: logs keep growing");

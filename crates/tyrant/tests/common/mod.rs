@@ -128,6 +128,7 @@ pub struct Mc {
 pub enum Reply {
     Values(Vec<(Vec<u8>, u32, Vec<u8>)>),
     Line(String),
+    Stats(Vec<(String, String)>),
     Other(String),
 }
 
@@ -167,6 +168,9 @@ impl Mc {
                             l.encode(&mut b);
                             Reply::Line(String::from_utf8_lossy(&b).trim_end().to_string())
                         }
+                        Response::Stats(st) => Reply::Stats(
+                            st.iter().map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned())).collect(),
+                        ),
                         other => Reply::Other(format!("{other:?}")),
                     };
                     Some((out, n))
@@ -203,6 +207,16 @@ impl Mc {
         match self.reply()? {
             Reply::Values(mut v) => Some(v.pop().map(|(_, _, d)| d)),
             other => panic!("unexpected get reply {other:?}"),
+        }
+    }
+
+    pub fn stat(&mut self, name: &str) -> Option<String> {
+        if !self.send(&Request::Stats { args: vec![] }) {
+            return None;
+        }
+        match self.reply()? {
+            Reply::Stats(st) => st.into_iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            other => panic!("unexpected stats reply {other:?}"),
         }
     }
 
