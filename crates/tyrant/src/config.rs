@@ -11,15 +11,24 @@ use crate::engine::log::SyncMode;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("parsing {path}: {source}")]
-    Parse { path: String, source: toml::de::Error },
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
     #[error("{field}: {msg}")]
     Invalid { field: &'static str, msg: String },
 }
 
 fn invalid(field: &'static str, msg: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { field, msg: msg.into() }
+    ConfigError::Invalid {
+        field,
+        msg: msg.into(),
+    }
 }
 
 /// The file as written; every field optional so flags and defaults can fill the gaps.
@@ -71,7 +80,10 @@ impl Net {
         let addr: IpAddr = a.trim().parse().map_err(|_| format!("bad address {a:?}"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
-            Some(p) => p.trim().parse::<u8>().map_err(|_| format!("bad prefix {p:?}"))?,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .map_err(|_| format!("bad prefix {p:?}"))?,
             None => max,
         };
         if prefix > max {
@@ -135,8 +147,12 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         Some('g') => (&t[..t.len() - 1], 1 << 30),
         _ => (&t[..], 1),
     };
-    let n: u64 = num.trim().parse().map_err(|_| format!("bad size {s:?} (examples: 4096, 512k, 64m, 1g)"))?;
-    n.checked_mul(mul).ok_or_else(|| format!("size {s:?} overflows"))
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad size {s:?} (examples: 4096, 512k, 64m, 1g)"))?;
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("size {s:?} overflows"))
 }
 
 pub fn parse_sync(s: &str) -> Result<SyncMode, String> {
@@ -145,13 +161,17 @@ pub fn parse_sync(s: &str) -> Result<SyncMode, String> {
         "none" => Ok(SyncMode::Never),
         other => match other.strip_prefix("interval:") {
             Some(ms) => {
-                let ms: u64 = ms.parse().map_err(|_| format!("bad sync interval {ms:?}"))?;
+                let ms: u64 = ms
+                    .parse()
+                    .map_err(|_| format!("bad sync interval {ms:?}"))?;
                 if ms == 0 {
                     return Err("sync interval must be > 0 ms".into());
                 }
                 Ok(SyncMode::Interval(Duration::from_millis(ms)))
             }
-            None => Err(format!("bad sync mode {other:?}: use always, interval:<ms> or none")),
+            None => Err(format!(
+                "bad sync mode {other:?}: use always, interval:<ms> or none"
+            )),
         },
     }
 }
@@ -159,7 +179,10 @@ pub fn parse_sync(s: &str) -> Result<SyncMode, String> {
 impl FileConfig {
     pub fn load(path: &std::path::Path) -> Result<FileConfig, ConfigError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: p.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: p.clone(),
+            source,
+        })?;
         toml::from_str(&text).map_err(|source| ConfigError::Parse { path: p, source })
     }
 
@@ -169,17 +192,41 @@ impl FileConfig {
             ($($f:ident),*) => { FileConfig { $($f: over.$f.or(self.$f)),* } };
         }
         pick!(
-            listen, data_dir, threads, sync, segment_size, checkpoint_size, checkpoint_interval_secs, server_id, master, read_only, allow_write,
-            max_connections, idle_timeout_secs, max_key_len, max_item_size, max_line, allow_flush_all, http_key_mode, pid_file, log_level
+            listen,
+            data_dir,
+            threads,
+            sync,
+            segment_size,
+            checkpoint_size,
+            checkpoint_interval_secs,
+            server_id,
+            master,
+            read_only,
+            allow_write,
+            max_connections,
+            idle_timeout_secs,
+            max_key_len,
+            max_item_size,
+            max_line,
+            allow_flush_all,
+            http_key_mode,
+            pid_file,
+            log_level
         )
     }
 
     pub fn validate(self) -> Result<Config, ConfigError> {
         let listen = self.listen.as_deref().unwrap_or("127.0.0.1:1978");
-        let listen: SocketAddr = listen.parse().map_err(|_| invalid("listen", format!("{listen:?} is not host:port (an IP address)")))?;
-        let size = |field: &'static str, v: Option<String>, default: &str| -> Result<u64, ConfigError> {
-            parse_size(v.as_deref().unwrap_or(default)).map_err(|m| invalid(field, m))
-        };
+        let listen: SocketAddr = listen.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("{listen:?} is not host:port (an IP address)"),
+            )
+        })?;
+        let size =
+            |field: &'static str, v: Option<String>, default: &str| -> Result<u64, ConfigError> {
+                parse_size(v.as_deref().unwrap_or(default)).map_err(|m| invalid(field, m))
+            };
         let segment_bytes = size("segment_size", self.segment_size, "1g")?;
         if !(1 << 20..=1 << 39).contains(&segment_bytes) {
             return Err(invalid("segment_size", "must be between 1m and 512g"));
@@ -204,14 +251,22 @@ impl FileConfig {
             return Err(invalid("server_id", "must be non-zero"));
         }
         if let Some(m) = &self.master {
-            if m.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+            if m.rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
                 return Err(invalid("master", format!("{m:?} is not host:port")));
             }
         }
         let http_key_mode = match self.http_key_mode.as_deref().unwrap_or("nginx") {
             "nginx" => KeyMode::Nginx,
             "tt" => KeyMode::Tt,
-            other => return Err(invalid("http_key_mode", format!("{other:?}: use nginx or tt"))),
+            other => {
+                return Err(invalid(
+                    "http_key_mode",
+                    format!("{other:?}: use nginx or tt"),
+                ))
+            }
         };
         let threads = self.threads.unwrap_or(2);
         if threads == 0 || threads > 1024 {
@@ -219,12 +274,17 @@ impl FileConfig {
         }
         Ok(Config {
             listen,
-            data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from("/var/lib/tyrantd")),
+            data_dir: self
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from("/var/lib/tyrantd")),
             threads,
-            sync: parse_sync(self.sync.as_deref().unwrap_or("always")).map_err(|m| invalid("sync", m))?,
+            sync: parse_sync(self.sync.as_deref().unwrap_or("always"))
+                .map_err(|m| invalid("sync", m))?,
             segment_bytes,
             checkpoint_bytes: size("checkpoint_size", self.checkpoint_size, "256m")?,
-            checkpoint_interval: Duration::from_secs(self.checkpoint_interval_secs.unwrap_or(300).max(1)),
+            checkpoint_interval: Duration::from_secs(
+                self.checkpoint_interval_secs.unwrap_or(300).max(1),
+            ),
             server_id,
             master: self.master,
             read_only: self.read_only.unwrap_or(false),
@@ -263,7 +323,10 @@ mod tests {
         assert!(parse_size("x").is_err());
         assert!(parse_size("99999999999999g").is_err());
         assert_eq!(parse_sync("always"), Ok(SyncMode::Always));
-        assert_eq!(parse_sync("interval:100"), Ok(SyncMode::Interval(Duration::from_millis(100))));
+        assert_eq!(
+            parse_sync("interval:100"),
+            Ok(SyncMode::Interval(Duration::from_millis(100)))
+        );
         assert!(parse_sync("interval:0").is_err());
         assert!(parse_sync("sometimes").is_err());
     }
@@ -273,7 +336,9 @@ mod tests {
         let n = Net::parse("10.1.0.0/16").unwrap();
         assert!(n.contains("10.1.200.3".parse().unwrap()));
         assert!(!n.contains("10.2.0.1".parse().unwrap()));
-        assert!(Net::parse("127.0.0.0/8").unwrap().contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(Net::parse("127.0.0.0/8")
+            .unwrap()
+            .contains("::ffff:127.0.0.1".parse().unwrap()));
         assert!(Net::parse("::1").unwrap().contains("::1".parse().unwrap()));
         assert!(Net::parse("1.2.3.4/33").is_err());
         assert!(Net::parse("nonsense").is_err());

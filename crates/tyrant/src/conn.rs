@@ -21,7 +21,12 @@ pub enum ReadError {
 
 impl Conn {
     pub fn new(stream: TcpStream, idle: Option<Duration>) -> Self {
-        Conn { stream, buf: Vec::with_capacity(16 * 1024), start: 0, idle }
+        Conn {
+            stream,
+            buf: Vec::with_capacity(16 * 1024),
+            start: 0,
+            idle,
+        }
     }
 
     pub fn buffered(&self) -> &[u8] {
@@ -51,7 +56,9 @@ impl Conn {
         self.buf.reserve(want.clamp(4096, 1 << 20));
         let fut = self.stream.read_buf(&mut self.buf);
         let r = match self.idle {
-            Some(d) => tokio::time::timeout(d, fut).await.map_err(|_| ReadError::Idle)?,
+            Some(d) => tokio::time::timeout(d, fut)
+                .await
+                .map_err(|_| ReadError::Idle)?,
             None => fut.await,
         };
         match r {

@@ -1,7 +1,9 @@
 //! IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) formatting and parsing for Last-Modified.
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 // Howard Hinnant's civil-from-days algorithm.
 fn civil(days: i64) -> (i64, u32, u32) {
@@ -55,7 +57,9 @@ pub fn parse(s: &str) -> Option<u64> {
         return None;
     }
     let days = days_from_civil(y, m, d);
-    u64::try_from(days).ok().map(|dd| dd * 86_400 + h * 3600 + mi * 60 + se)
+    u64::try_from(days)
+        .ok()
+        .map(|dd| dd * 86_400 + h * 3600 + mi * 60 + se)
 }
 
 #[cfg(test)]
@@ -63,8 +67,14 @@ mod tests {
     #[test]
     fn roundtrip_known_date() {
         assert_eq!(super::format(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(super::parse("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
-        assert_eq!(super::format(1_264_680_563), "Thu, 28 Jan 2010 12:09:23 GMT");
+        assert_eq!(
+            super::parse("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            super::format(1_264_680_563),
+            "Thu, 28 Jan 2010 12:09:23 GMT"
+        );
         assert_eq!(super::parse("garbage"), None);
     }
 }

@@ -13,7 +13,11 @@ use tyrant::server::{self, App};
 use tyrant::stats::{ReplStatus, Stats};
 
 #[derive(Parser, Debug)]
-#[command(name = "tyrantd", version, about = "Persistent KV daemon speaking memcached and HTTP on one port")]
+#[command(
+    name = "tyrantd",
+    version,
+    about = "Persistent KV daemon speaking memcached and HTTP on one port"
+)]
 struct Args {
     /// Configuration file (TOML); flags override it.
     #[arg(short = 'c', long)]
@@ -111,7 +115,9 @@ fn load(args: &Args) -> Result<Config, String> {
         Some(p) => FileConfig::load(p).map_err(|e| e.to_string())?,
         None => FileConfig::default(),
     };
-    file.merge(args.overrides()).validate().map_err(|e| format!("invalid configuration: {e}"))
+    file.merge(args.overrides())
+        .validate()
+        .map_err(|e| format!("invalid configuration: {e}"))
 }
 
 fn main() -> ExitCode {
@@ -127,9 +133,18 @@ fn main() -> ExitCode {
         println!("tyrantd: configuration OK ({cfg:?})");
         return ExitCode::SUCCESS;
     }
-    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(cfg.threads).enable_all().build() {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.threads)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tyrantd: cannot start the runtime: {e}");
@@ -158,10 +173,17 @@ async fn run(cfg: Config) -> Result<(), String> {
     })
     .map_err(|e| format!("opening {}: {e}", cfg.data_dir.display()))?;
     let engine = Arc::new(engine);
-    tracing::info!(items = tyrant::engine::Engine::stats(&*engine).curr_items, ms = t.elapsed().as_millis() as u64, "storage opened");
-    let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    tracing::info!(
+        items = tyrant::engine::Engine::stats(&*engine).curr_items,
+        ms = t.elapsed().as_millis() as u64,
+        "storage opened"
+    );
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     if let Some(p) = &cfg.pid_file {
-        std::fs::write(p, format!("{}\n", std::process::id())).map_err(|e| format!("writing pid file {}: {e}", p.display()))?;
+        std::fs::write(p, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("writing pid file {}: {e}", p.display()))?;
     }
     let (drain_tx, draining) = watch::channel(false);
     let app = Arc::new(App {
@@ -192,7 +214,10 @@ async fn run(cfg: Config) -> Result<(), String> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

@@ -72,20 +72,33 @@ fn parse_handshake(line: &str) -> Option<(u16, u64, u64)> {
 
 /// Master side: stream our log to a follower.
 pub async fn serve_follower(app: &App, mut conn: Conn, peer: SocketAddr, may_write: bool) {
-    let Some(nl) = conn.buffered().iter().position(|&b| b == b'\n') else { return };
-    let line = String::from_utf8_lossy(&conn.buffered()[..nl]).trim().to_string();
+    let Some(nl) = conn.buffered().iter().position(|&b| b == b'\n') else {
+        return;
+    };
+    let line = String::from_utf8_lossy(&conn.buffered()[..nl])
+        .trim()
+        .to_string();
     conn.consume(nl + 1);
     let reply_err = |why: &str| format!("TTREPL-ERR {why}\r\n");
     let Some((sid, epoch, want)) = parse_handshake(&line) else {
-        let _ = conn.stream.write_all(reply_err("bad handshake").as_bytes()).await;
+        let _ = conn
+            .stream
+            .write_all(reply_err("bad handshake").as_bytes())
+            .await;
         return;
     };
     if !may_write {
-        let _ = conn.stream.write_all(reply_err("forbidden").as_bytes()).await;
+        let _ = conn
+            .stream
+            .write_all(reply_err("forbidden").as_bytes())
+            .await;
         return;
     }
     if sid == app.cfg.server_id || sid == 0 {
-        let _ = conn.stream.write_all(reply_err("circular replication (same server id)").as_bytes()).await;
+        let _ = conn
+            .stream
+            .write_all(reply_err("circular replication (same server id)").as_bytes())
+            .await;
         return;
     }
     let eng = &app.engine;
@@ -94,12 +107,21 @@ pub async fn serve_follower(app: &App, mut conn: Conn, peer: SocketAddr, may_wri
     let oldest = pos(eng.first_segment(), 0);
     // A position from another log, beyond our head or older than our oldest kept segment means
     // the follower cannot resume: it gets everything we have (a full resync).
-    let start = if epoch != eng.epoch() || want > head || want < oldest { oldest } else { want };
+    let start = if epoch != eng.epoch() || want > head || want < oldest {
+        oldest
+    } else {
+        want
+    };
     if start != want {
         tracing::info!(%peer, sid, want, start, "follower needs a full resync");
     }
     tracing::info!(%peer, sid, start, "follower attached");
-    let hello = format!("TTREPL-OK {} {} {}\r\n", app.cfg.server_id, eng.epoch(), start);
+    let hello = format!(
+        "TTREPL-OK {} {} {}\r\n",
+        app.cfg.server_id,
+        eng.epoch(),
+        start
+    );
     let mut w = BufWriter::with_capacity(256 * 1024, conn.stream);
     if w.write_all(hello.as_bytes()).await.is_err() || w.flush().await.is_err() {
         return;
@@ -204,26 +226,47 @@ async fn follow_once(app: &App, master: &str) -> Result<(), String> {
     let (epoch, p) = app.engine.master_position();
     let hello = format!("TTREPL 1 {} {} {}\r\n", app.cfg.server_id, epoch, p);
     let mut r = BufReader::with_capacity(256 * 1024, stream);
-    r.get_mut().write_all(hello.as_bytes()).await.map_err(|e| format!("send handshake: {e}"))?;
+    r.get_mut()
+        .write_all(hello.as_bytes())
+        .await
+        .map_err(|e| format!("send handshake: {e}"))?;
     let mut line = String::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), (&mut r).take(512).read_line(&mut line)).await;
-    read.map_err(|_| "handshake timed out".to_string())?.map_err(|e| format!("read handshake: {e}"))?;
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        (&mut r).take(512).read_line(&mut line),
+    )
+    .await;
+    read.map_err(|_| "handshake timed out".to_string())?
+        .map_err(|e| format!("read handshake: {e}"))?;
     let mut t = line.split_whitespace();
     if t.next() != Some("TTREPL-OK") {
         return Err(format!("master refused: {}", line.trim()));
     }
     let nums: Vec<u64> = t.filter_map(|v| v.parse().ok()).collect();
-    let [msid, mepoch, start] = nums[..] else { return Err(format!("bad handshake reply {:?}", line.trim())) };
+    let [msid, mepoch, start] = nums[..] else {
+        return Err(format!("bad handshake reply {:?}", line.trim()));
+    };
     if msid == app.cfg.server_id as u64 {
         return Err("master has our own server id".into());
     }
     if start != p || mepoch != epoch {
-        tracing::warn!(master, from = p, start, "full resync from the master's oldest log");
+        tracing::warn!(
+            master,
+            from = p,
+            start,
+            "full resync from the master's oldest log"
+        );
         app.repl.full_resyncs.fetch_add(1, Ordering::Relaxed);
     }
-    crate::engine::apply(&*app.engine, Mutation::ReplPosition { pos: start, epoch: mepoch })
-        .await
-        .map_err(|e| format!("storing replication position: {e}"))?;
+    crate::engine::apply(
+        &*app.engine,
+        Mutation::ReplPosition {
+            pos: start,
+            epoch: mepoch,
+        },
+    )
+    .await
+    .map_err(|e| format!("storing replication position: {e}"))?;
     app.repl.connected.store(true, Ordering::Relaxed);
     tracing::info!(master, start, "replicating");
     let mut pending: VecDeque<Pending> = VecDeque::new();
@@ -245,9 +288,14 @@ async fn follow_once(app: &App, master: &str) -> Result<(), String> {
                 let mut rec = vec![0u8; len as usize];
                 r.read_exact(&mut rec).await.map_err(|e| e.to_string())?;
                 record::verify(&rec).map_err(|e| format!("bad record from master: {e}"))?;
-                app.repl.master_head.store(head.max(after), Ordering::Relaxed);
+                app.repl
+                    .master_head
+                    .store(head.max(after), Ordering::Relaxed);
                 app.repl.applied.fetch_add(1, Ordering::Relaxed);
-                pending.push_back(app.engine.submit(Mutation::Replicated { record: rec, pos: after }));
+                pending.push_back(app.engine.submit(Mutation::Replicated {
+                    record: rec,
+                    pos: after,
+                }));
                 // Let the writer batch while the stream is busy; settle when it pauses.
                 let keep = if r.buffer().is_empty() { 0 } else { IN_FLIGHT };
                 settle(&mut pending, keep).await?;
@@ -258,7 +306,10 @@ async fn follow_once(app: &App, master: &str) -> Result<(), String> {
                 settle(&mut pending, 0).await?;
                 app.repl.master_head.store(head, Ordering::Relaxed);
                 app.repl.master_hlc.store(hlc, Ordering::Relaxed);
-                app.engine.submit(Mutation::ReplPosition { pos: head, epoch: mepoch });
+                app.engine.submit(Mutation::ReplPosition {
+                    pos: head,
+                    epoch: mepoch,
+                });
             }
             other => return Err(format!("bad frame type {other:#04x}")),
         }

@@ -40,7 +40,9 @@ fn sniff(line: &[u8]) -> Door {
     // Methods are upper case and memcached commands lower case, so `get a HTTP/1.1` (a
     // multi-get) stays memcached, unlike in ttserver.
     let mut toks = line.split(|&b| b == b' ').filter(|t| !t.is_empty());
-    let method_like = toks.next().is_some_and(|m| m.iter().all(|b| b.is_ascii_uppercase()));
+    let method_like = toks
+        .next()
+        .is_some_and(|m| m.iter().all(|b| b.is_ascii_uppercase()));
     match toks.nth(1) {
         Some(t) if method_like && t.starts_with(b"HTTP/1.") => Door::Http,
         _ => Door::Memcached,
@@ -75,7 +77,9 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
             stats::inc(&app.stats.total_connections);
             stats::inc(&app.stats.curr_connections);
             handle(app.clone(), stream, peer).await;
-            app.stats.curr_connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            app.stats
+                .curr_connections
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             drop(permit);
         });
     }

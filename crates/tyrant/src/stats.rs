@@ -43,7 +43,9 @@ pub struct ReplStatus {
 
 /// Process CPU times in µs (user, system) from /proc, for `rusage_*`.
 pub fn cpu_times() -> (u64, u64) {
-    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else { return (0, 0) };
+    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0, 0);
+    };
     let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
     // Fields 14 and 15 of stat(5) (utime, stime) are at 11 and 12 after the command name.
@@ -55,7 +57,11 @@ pub fn cpu_times() -> (u64, u64) {
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .unwrap_or(0)
         * 4096
 }

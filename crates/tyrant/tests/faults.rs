@@ -23,7 +23,11 @@ fn dump(addr: &str, keys: &[String]) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for chunk in keys.chunks(100) {
         let ks: Vec<&[u8]> = chunk.iter().map(|k| k.as_bytes()).collect();
-        assert!(mc.send(&Request::Retrieval { command: fdfs_proto::memcached::RetrievalCommand::Get, exptime: None, keys: ks }));
+        assert!(mc.send(&Request::Retrieval {
+            command: fdfs_proto::memcached::RetrievalCommand::Get,
+            exptime: None,
+            keys: ks
+        }));
         match mc.reply().unwrap() {
             Reply::Values(vs) => {
                 for (k, _, v) in vs {
@@ -55,7 +59,10 @@ fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 fn kill9_under_write_load_keeps_every_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     // Small segments and checkpoints so the crash lands after rotations and a checkpoint.
-    let mut d = Daemon::start(&dir.path().join("data"), &["--segment-size", "1m", "--checkpoint-size", "2m"]);
+    let mut d = Daemon::start(
+        &dir.path().join("data"),
+        &["--segment-size", "1m", "--checkpoint-size", "2m"],
+    );
     let acked: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
@@ -86,7 +93,11 @@ fn kill9_under_write_load_keeps_every_acknowledged_write() {
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() > 100, "too little load: {}", acked.len());
     let segs = std::fs::read_dir(d.dir.join("seg")).unwrap().count();
-    eprintln!("acked keys {}, segments {segs}, checkpoint {}", acked.len(), d.dir.join("index.ckpt").exists());
+    eprintln!(
+        "acked keys {}, segments {segs}, checkpoint {}",
+        acked.len(),
+        d.dir.join("index.ckpt").exists()
+    );
     d.restart();
     let keys: Vec<String> = acked.keys().cloned().collect();
     let got = dump(&d.addr(), &keys);
@@ -97,7 +108,13 @@ fn kill9_under_write_load_keeps_every_acknowledged_write() {
         match got.get(k) {
             Some(g) if g == v => {}
             Some(g) if g.starts_with(format!("{k}:").as_bytes()) => {
-                let r = |b: &[u8]| String::from_utf8_lossy(b).split(':').nth(1).and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
+                let r = |b: &[u8]| {
+                    String::from_utf8_lossy(b)
+                        .split(':')
+                        .nth(1)
+                        .and_then(|s| s.parse::<usize>().ok())
+                        .unwrap_or(0)
+                };
                 assert!(r(g) > r(v), "{k}: older value after restart");
             }
             _ => lost += 1,
@@ -126,11 +143,16 @@ fn dual_master_pair_converges_after_a_kill_and_a_late_follower_catches_up() {
             assert_eq!(mb.set(k, b"from-b").as_deref(), Some("STORED"));
         }
     }
-    wait_until("first convergence", Duration::from_secs(30), || dump(&a.addr(), &keys) == dump(&b.addr(), &keys));
+    wait_until("first convergence", Duration::from_secs(30), || {
+        dump(&a.addr(), &keys) == dump(&b.addr(), &keys)
+    });
     // Kill B, keep writing on A (B misses it), restart B.
     b.kill9();
     for (i, k) in keys.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
-        assert_eq!(ma.set(k, &value_for(k, i + 1000)).as_deref(), Some("STORED"));
+        assert_eq!(
+            ma.set(k, &value_for(k, i + 1000)).as_deref(),
+            Some("STORED")
+        );
     }
     for k in keys.iter().filter(|k| k.ends_with("7.jpg")) {
         assert_eq!(ma.delete(k).as_deref(), Some("DELETED"), "{k}");
@@ -138,18 +160,36 @@ fn dual_master_pair_converges_after_a_kill_and_a_late_follower_catches_up() {
     b.restart();
     let mut mb = Mc::connect(&b.addr());
     for (i, k) in keys.iter().enumerate().filter(|(i, _)| i % 5 == 1) {
-        assert_eq!(mb.set(k, &value_for(k, i + 2000)).as_deref(), Some("STORED"));
+        assert_eq!(
+            mb.set(k, &value_for(k, i + 2000)).as_deref(),
+            Some("STORED")
+        );
     }
-    wait_until("pair convergence", Duration::from_secs(30), || dump(&a.addr(), &keys) == dump(&b.addr(), &keys));
+    wait_until("pair convergence", Duration::from_secs(30), || {
+        dump(&a.addr(), &keys) == dump(&b.addr(), &keys)
+    });
     let final_a = dump(&a.addr(), &keys);
-    assert!(final_a.len() > 250 && final_a.len() < 300, "deletes replicated: {}", final_a.len());
+    assert!(
+        final_a.len() > 250 && final_a.len() < 300,
+        "deletes replicated: {}",
+        final_a.len()
+    );
     // No record bounced back: counters stay put once converged.
     std::thread::sleep(Duration::from_millis(1500));
     let head = |addr: &str| Mc::connect(addr).stat("log_position").unwrap();
     let (ha, hb) = (head(&a.addr()), head(&b.addr()));
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!((ha, hb), (head(&a.addr()), head(&b.addr())), "replication loop: logs keep growing");
+    assert_eq!(
+        (ha, hb),
+        (head(&a.addr()), head(&b.addr())),
+        "replication loop: logs keep growing"
+    );
     // A follower started late catches up with everything, deletes included.
-    let c = Daemon::start(&dir.path().join("c"), &["--server-id", "3", "--master", &a.addr(), "--read-only"]);
-    wait_until("late follower", Duration::from_secs(30), || dump(&c.addr(), &keys) == final_a);
+    let c = Daemon::start(
+        &dir.path().join("c"),
+        &["--server-id", "3", "--master", &a.addr(), "--read-only"],
+    );
+    wait_until("late follower", Duration::from_secs(30), || {
+        dump(&c.addr(), &keys) == final_a
+    });
 }

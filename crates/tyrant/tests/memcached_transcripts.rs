@@ -6,7 +6,9 @@
 //!    the recorded one to ours, and later `cas …` lines / meta `C<N>` flags are rewritten with it.
 //! 3. Meta `t<N>` TTLs with N ≥ 0 → `t<ttl>` (timing); `t-1` is compared as is.
 //! 4. The case "cas: success, EXISTS…" starts with `gets casit` that hits an item the capture set
-//!    up off the record; we store `casit`=`1` first.
+//!    up off the record; we store `casit`=`1` first. Likewise "cas noreply" uses cas 52 of an
+//!    `nrc` item set off the record: we store `nrc` and map 52 to its cas.
+//!
 //! Cases using meta flags tyrantd deliberately does not implement (N vivify, I invalidate: cache
 //! stampede machinery with no meaning in a persistent store) are checked separately: tyrantd must
 //! answer those steps with `CLIENT_ERROR flag not supported by tyrantd`.
@@ -52,7 +54,9 @@ fn send_bytes(step: &Value) -> Vec<Vec<u8>> {
 }
 
 fn is_meta_line(l: &[u8]) -> bool {
-    [&b"VA"[..], b"HD", b"EN", b"NF", b"NS", b"EX", b"MN"].iter().any(|p| l.starts_with(p) && (l.len() == 2 || l[2] == b' '))
+    [&b"VA"[..], b"HD", b"EN", b"NF", b"NS", b"EX", b"MN"]
+        .iter()
+        .any(|p| l.starts_with(p) && (l.len() == 2 || l[2] == b' '))
 }
 
 /// Normalises a reply; returns it plus the cas values in order of appearance.
@@ -70,7 +74,10 @@ fn normalize(b: &[u8]) -> (Vec<u8>, Vec<u64>) {
         if line.starts_with(b"VERSION ") {
             l = b"VERSION <v>".to_vec();
         } else if line.starts_with(b"VALUE ") && toks.len() == 5 {
-            if let Some(c) = std::str::from_utf8(toks[4]).ok().and_then(|s| s.parse().ok()) {
+            if let Some(c) = std::str::from_utf8(toks[4])
+                .ok()
+                .and_then(|s| s.parse().ok())
+            {
                 cas.push(c);
             }
             l = [&toks[..4].join(&b' ')[..], b" <cas>"].concat();
@@ -78,7 +85,11 @@ fn normalize(b: &[u8]) -> (Vec<u8>, Vec<u64>) {
             let t: Vec<Vec<u8>> = toks
                 .iter()
                 .map(|t| {
-                    let num = |t: &[u8]| std::str::from_utf8(&t[1..]).ok().and_then(|s| s.parse::<u64>().ok());
+                    let num = |t: &[u8]| {
+                        std::str::from_utf8(&t[1..])
+                            .ok()
+                            .and_then(|s| s.parse::<u64>().ok())
+                    };
                     if t.len() > 1 && t[0] == b'c' && num(t).is_some() {
                         cas.push(num(t).unwrap_or(0));
                         b"c<cas>".to_vec()
@@ -102,10 +113,17 @@ fn normalize(b: &[u8]) -> (Vec<u8>, Vec<u64>) {
 
 /// Rewrites recorded cas uniques in a request with the ones our server handed out.
 fn map_cas(req: &[u8], map: &HashMap<u64, u64>) -> Vec<u8> {
-    let Some(p) = req.windows(2).position(|w| w == b"\r\n") else { return req.to_vec() };
+    let Some(p) = req.windows(2).position(|w| w == b"\r\n") else {
+        return req.to_vec();
+    };
     let (line, rest) = req.split_at(p);
     let mut toks: Vec<Vec<u8>> = line.split(|&c| c == b' ').map(<[u8]>::to_vec).collect();
-    let lookup = |t: &[u8]| std::str::from_utf8(t).ok().and_then(|s| s.parse::<u64>().ok()).and_then(|c| map.get(&c).copied());
+    let lookup = |t: &[u8]| {
+        std::str::from_utf8(t)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .and_then(|c| map.get(&c).copied())
+    };
     if toks.first().map(Vec::as_slice) == Some(b"cas") && toks.len() >= 6 {
         if let Some(n) = lookup(&toks[5]) {
             toks[5] = n.to_string().into_bytes();
@@ -127,7 +145,11 @@ fn map_cas(req: &[u8], map: &HashMap<u64, u64>) -> Vec<u8> {
 fn read_reply(s: &mut TcpStream, want: &[u8], patience: Duration) -> (Vec<u8>, bool) {
     let mut got = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
-    let idle = if want.is_empty() { Duration::from_millis(150) } else { Duration::from_millis(400) };
+    let idle = if want.is_empty() {
+        Duration::from_millis(150)
+    } else {
+        Duration::from_millis(400)
+    };
     let start = Instant::now();
     let mut last = Instant::now();
     loop {
@@ -141,18 +163,26 @@ fn read_reply(s: &mut TcpStream, want: &[u8], patience: Duration) -> (Vec<u8>, b
             }
             continue;
         }
-        let wait = if got.is_empty() && !want.is_empty() && start.elapsed() < patience { patience - start.elapsed() } else { idle.saturating_sub(last.elapsed()) };
+        let wait = if got.is_empty() && !want.is_empty() && start.elapsed() < patience {
+            patience - start.elapsed()
+        } else {
+            idle.saturating_sub(last.elapsed())
+        };
         if wait.is_zero() {
             return (got, false);
         }
-        s.set_read_timeout(Some(wait.max(Duration::from_millis(1)))).unwrap();
+        s.set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+            .unwrap();
         match s.read(&mut buf) {
             Ok(0) => return (got, true),
             Ok(n) => {
                 got.extend_from_slice(&buf[..n]);
                 last = Instant::now();
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
                 if !got.is_empty() || start.elapsed() >= patience || want.is_empty() {
                     return (got, false);
                 }
@@ -169,7 +199,10 @@ fn golden_memcached_transcripts_replay() {
     let path = testdata().join("memcached-transcripts.json");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let d = Daemon::start(&dir.path().join("data"), &["--max-item-size", "1m", "--allow-flush-all"]);
+    let d = Daemon::start(
+        &dir.path().join("data"),
+        &["--max-item-size", "1m", "--allow-flush-all"],
+    );
     let mut cas_map: HashMap<u64, u64> = HashMap::new();
     let mut failures = Vec::new();
     let mut steps_checked = 0;
@@ -187,7 +220,11 @@ fn golden_memcached_transcripts_replay() {
         if name == "cas noreply" {
             // The capture stored `nrc` (cas 52) off the record.
             s.write_all(b"set nrc 0 0 1\r\n1\r\ngets nrc\r\n").unwrap();
-            let (r, _) = read_reply(&mut s, b"STORED\r\nVALUE nrc 0 1 <cas>\r\n1\r\nEND\r\n", Duration::from_secs(2));
+            let (r, _) = read_reply(
+                &mut s,
+                b"STORED\r\nVALUE nrc 0 1 <cas>\r\n1\r\nEND\r\n",
+                Duration::from_secs(2),
+            );
             cas_map.insert(52, normalize(&r).1[0]);
         }
         for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
@@ -195,20 +232,37 @@ fn golden_memcached_transcripts_replay() {
             let (want, want_cas) = normalize(&want_raw);
             let sends = send_bytes(step);
             let uses_unsupported = sends[0].starts_with(b"m")
-                && sends[0].split(|&c| c == b'\r').next().unwrap_or(&[]).split(|&c| c == b' ').skip(2).any(|t| t.first().is_some_and(|f| *f == b'N' || *f == b'I'));
+                && sends[0]
+                    .split(|&c| c == b'\r')
+                    .next()
+                    .unwrap_or(&[])
+                    .split(|&c| c == b' ')
+                    .skip(2)
+                    .any(|t| t.first().is_some_and(|f| *f == b'N' || *f == b'I'));
             if !unsupported {
                 for b in &sends {
                     s.write_all(&map_cas(b, &cas_map)).unwrap();
                 }
             }
-            let patience = if sends[0].len() > 1 << 20 { Duration::from_secs(5) } else { Duration::from_secs(2) };
+            let patience = if sends[0].len() > 1 << 20 {
+                Duration::from_secs(5)
+            } else {
+                Duration::from_secs(2)
+            };
             if unsupported {
                 if uses_unsupported {
                     let mut s = TcpStream::connect(d.addr()).unwrap();
                     s.write_all(&sends[0]).unwrap();
-                    let (got, _) = read_reply(&mut s, b"CLIENT_ERROR flag not supported by tyrantd\r\n", patience);
+                    let (got, _) = read_reply(
+                        &mut s,
+                        b"CLIENT_ERROR flag not supported by tyrantd\r\n",
+                        patience,
+                    );
                     if got != b"CLIENT_ERROR flag not supported by tyrantd\r\n" {
-                        failures.push(format!("{name} step {i}: unsupported flag answered {:?}", String::from_utf8_lossy(&got)));
+                        failures.push(format!(
+                            "{name} step {i}: unsupported flag answered {:?}",
+                            String::from_utf8_lossy(&got)
+                        ));
                     }
                     steps_checked += 1;
                 }
@@ -230,10 +284,14 @@ fn golden_memcached_transcripts_replay() {
             }
             let want_closed = step["server_closed"].as_bool().unwrap_or(false);
             if want_closed && !closed {
-                failures.push(format!("{name} step {i}: server should have closed the connection"));
+                failures.push(format!(
+                    "{name} step {i}: server should have closed the connection"
+                ));
             }
             if closed && !want_closed {
-                failures.push(format!("{name} step {i}: server closed the connection unexpectedly"));
+                failures.push(format!(
+                    "{name} step {i}: server closed the connection unexpectedly"
+                ));
                 break;
             }
         }
@@ -242,5 +300,10 @@ fn golden_memcached_transcripts_replay() {
         }
     }
     assert!(steps_checked > 200, "only {steps_checked} steps checked");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

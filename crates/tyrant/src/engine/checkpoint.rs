@@ -52,9 +52,19 @@ pub(crate) fn write(dir: &Path, m: &Meta, index: &Index) -> Result<(), EngineErr
     let tmp = dir.join("index.ckpt.tmp");
     let io = |e| EngineError::io("writing checkpoint", e);
     let f = File::create(&tmp).map_err(io)?;
-    let mut w = CrcWriter { inner: BufWriter::with_capacity(1 << 20, f), crc: 0 };
+    let mut w = CrcWriter {
+        inner: BufWriter::with_capacity(1 << 20, f),
+        crc: 0,
+    };
     w.write_all(MAGIC).map_err(io)?;
-    for v in [m.pos, m.next_cas, m.hlc, m.master_pos, m.total_items, index.len() as u64] {
+    for v in [
+        m.pos,
+        m.next_cas,
+        m.hlc,
+        m.master_pos,
+        m.total_items,
+        index.len() as u64,
+    ] {
         w.write_all(&v.to_le_bytes()).map_err(io)?;
     }
     for (k, e) in index {
@@ -80,7 +90,9 @@ pub(crate) fn write(dir: &Path, m: &Meta, index: &Index) -> Result<(), EngineErr
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), EngineError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| EngineError::io(format!("syncing {}", dir.display()), e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| EngineError::io(format!("syncing {}", dir.display()), e))
 }
 
 struct Cursor<'a> {
@@ -98,7 +110,8 @@ impl Cursor<'_> {
         self.take(2).map(|s| u16::from_le_bytes([s[0], s[1]]))
     }
     fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        self.take(4)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
     }
     fn u64(&mut self) -> Option<u64> {
         let s = self.take(8)?;
@@ -124,7 +137,8 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Loaded>, EngineError> {
     }
     let mut c = Cursor { b: body, at: 8 };
     let parse = |c: &mut Cursor| -> Option<Loaded> {
-        let (pos, next_cas, hlc, master_pos, total_items, count) = (c.u64()?, c.u64()?, c.u64()?, c.u64()?, c.u64()?, c.u64()?);
+        let (pos, next_cas, hlc, master_pos, total_items, count) =
+            (c.u64()?, c.u64()?, c.u64()?, c.u64()?, c.u64()?, c.u64()?);
         let mut index = Vec::with_capacity(count.min(1 << 24) as usize);
         for _ in 0..count {
             let klen = c.u16()?;
@@ -143,7 +157,14 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Loaded>, EngineError> {
             };
             index.push((key, e));
         }
-        Some(Loaded { pos, next_cas, hlc, master_pos, total_items, index })
+        Some(Loaded {
+            pos,
+            next_cas,
+            hlc,
+            master_pos,
+            total_items,
+            index,
+        })
     };
     parse(&mut c).map(Some).ok_or_else(|| bad("is truncated"))
 }
@@ -152,7 +173,12 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Loaded>, EngineError> {
 pub(crate) fn load_master_epoch(dir: &Path) -> u64 {
     fs::read_to_string(dir.join("replica.state"))
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("master_epoch ").and_then(|v| v.trim().parse().ok())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("master_epoch ")
+                    .and_then(|v| v.trim().parse().ok())
+            })
+        })
         .unwrap_or(0)
 }
 

@@ -16,7 +16,9 @@ use tokio::sync::{oneshot, watch};
 
 use super::record::{self, Header, Kind, HEADER_LEN};
 use super::writer::{Job, Writer};
-use super::{checkpoint, pos, pos_parts, Engine, EngineError, EngineStats, Item, ItemMeta, Mutation, Pending};
+use super::{
+    checkpoint, pos, pos_parts, Engine, EngineError, EngineStats, Item, ItemMeta, Mutation, Pending,
+};
 use crate::clock::{is_expired, now_secs, now_us, Hlc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +145,10 @@ fn list_segments(dir: &Path) -> Result<Vec<u32>, EngineError> {
         let ent = ent.map_err(|e| EngineError::io("listing segments", e))?;
         let name = ent.file_name();
         let name = name.to_string_lossy();
-        if let Some(n) = name.strip_suffix(".seg").and_then(|s| s.parse::<u32>().ok()) {
+        if let Some(n) = name
+            .strip_suffix(".seg")
+            .and_then(|s| s.parse::<u32>().ok())
+        {
             out.push(n);
         }
     }
@@ -164,8 +169,11 @@ fn load_or_create_epoch(dir: &Path) -> Result<u64, EngineError> {
             // taken in a different (e.g. wiped and recreated) master log.
             let epoch = now_us() ^ ((std::process::id() as u64) << 48) | 1;
             let tmp = dir.join("meta.tmp");
-            fs::write(&tmp, format!("tyrant-data 1\nepoch {epoch}\n")).map_err(|e| EngineError::io("writing meta", e))?;
-            File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| EngineError::io("syncing meta", e))?;
+            fs::write(&tmp, format!("tyrant-data 1\nepoch {epoch}\n"))
+                .map_err(|e| EngineError::io("writing meta", e))?;
+            File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| EngineError::io("syncing meta", e))?;
             fs::rename(&tmp, &p).map_err(|e| EngineError::io("renaming meta", e))?;
             Ok(epoch)
         }
@@ -182,26 +190,42 @@ pub(crate) struct ScanState {
 }
 
 /// Replays one segment from `start` into the index; returns the offset of the first invalid byte.
-fn scan_segment(f: &File, seg: u32, start: u64, index: &mut Index, st: &mut ScanState, c: &Counters) -> Result<u64, EngineError> {
+fn scan_segment(
+    f: &File,
+    seg: u32,
+    start: u64,
+    index: &mut Index,
+    st: &mut ScanState,
+    c: &Counters,
+) -> Result<u64, EngineError> {
     let mut r = BufReader::with_capacity(1 << 20, f);
     let mut skip = start;
     let mut sink = vec![0u8; 64 * 1024];
     while skip > 0 {
         let n = skip.min(sink.len() as u64) as usize;
-        r.read_exact(&mut sink[..n]).map_err(|e| EngineError::io(format!("seeking segment {seg}"), e))?;
+        r.read_exact(&mut sink[..n])
+            .map_err(|e| EngineError::io(format!("seeking segment {seg}"), e))?;
         skip -= n as u64;
     }
     let mut off = start;
-    let mut buf = Vec::new();
+    let mut buf = vec![0u8; HEADER_LEN];
     loop {
         buf.resize(HEADER_LEN, 0);
-        if read_full(&mut r, &mut buf).map_err(|e| EngineError::io(format!("reading segment {seg}"), e))? < HEADER_LEN {
+        if read_full(&mut r, &mut buf)
+            .map_err(|e| EngineError::io(format!("reading segment {seg}"), e))?
+            < HEADER_LEN
+        {
             return Ok(off);
         }
-        let Ok(h) = record::decode_header(&buf) else { return Ok(off) };
+        let Ok(h) = record::decode_header(&buf) else {
+            return Ok(off);
+        };
         let total = h.total_len();
         buf.resize(total, 0);
-        if read_full(&mut r, &mut buf[HEADER_LEN..]).map_err(|e| EngineError::io(format!("reading segment {seg}"), e))? < total - HEADER_LEN {
+        if read_full(&mut r, &mut buf[HEADER_LEN..])
+            .map_err(|e| EngineError::io(format!("reading segment {seg}"), e))?
+            < total - HEADER_LEN
+        {
             return Ok(off);
         }
         if record::verify(&buf).is_err() {
@@ -235,7 +259,8 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 impl LogEngine {
     pub fn open(cfg: EngineConfig) -> Result<Self, EngineError> {
         let dir = cfg.dir.clone();
-        fs::create_dir_all(dir.join("seg")).map_err(|e| EngineError::io(format!("creating {}", dir.display()), e))?;
+        fs::create_dir_all(dir.join("seg"))
+            .map_err(|e| EngineError::io(format!("creating {}", dir.display()), e))?;
         let epoch = load_or_create_epoch(&dir)?;
         let segs = list_segments(&dir)?;
         let counters = Counters::default();
@@ -249,7 +274,9 @@ impl LogEngine {
                     counters.replace(None, &e);
                     index.insert(k, e);
                 }
-                counters.total_items.store(ck.total_items, Ordering::Relaxed);
+                counters
+                    .total_items
+                    .store(ck.total_items, Ordering::Relaxed);
                 st.max_cas = ck.next_cas.saturating_sub(1);
                 st.max_hlc = ck.hlc;
                 st.master_pos = ck.master_pos;
@@ -263,19 +290,38 @@ impl LogEngine {
         let mut last_end = 0;
         for (i, &seg) in segs.iter().enumerate() {
             let path = seg_path(&dir, seg);
-            let f = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| EngineError::io(format!("opening {}", path.display()), e))?;
-            let len = f.metadata().map_err(|e| EngineError::io("stat segment", e))?.len();
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| EngineError::io(format!("opening {}", path.display()), e))?;
+            let len = f
+                .metadata()
+                .map_err(|e| EngineError::io("stat segment", e))?
+                .len();
             let mut end = len;
             if seg >= from_seg {
                 let start = if seg == from_seg { from_off } else { 0 };
                 end = scan_segment(&f, seg, start, &mut index, &mut st, &counters)?;
                 if end < len {
                     if i + 1 == segs.len() {
-                        tracing::warn!(seg, valid = end, len, "truncating torn tail of the last segment");
-                        f.set_len(end).map_err(|e| EngineError::io("truncating torn tail", e))?;
-                        f.sync_all().map_err(|e| EngineError::io("syncing truncated segment", e))?;
+                        tracing::warn!(
+                            seg,
+                            valid = end,
+                            len,
+                            "truncating torn tail of the last segment"
+                        );
+                        f.set_len(end)
+                            .map_err(|e| EngineError::io("truncating torn tail", e))?;
+                        f.sync_all()
+                            .map_err(|e| EngineError::io("syncing truncated segment", e))?;
                     } else {
-                        tracing::error!(seg, valid = end, len, "invalid bytes inside a sealed segment; records after them are ignored");
+                        tracing::error!(
+                            seg,
+                            valid = end,
+                            len,
+                            "invalid bytes inside a sealed segment; records after them are ignored"
+                        );
                     }
                 }
             }
@@ -286,7 +332,13 @@ impl LogEngine {
         let active_seg = segs.last().copied().unwrap_or(1);
         if files.is_empty() {
             let path = seg_path(&dir, active_seg);
-            let f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(|e| EngineError::io(format!("creating {}", path.display()), e))?;
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| EngineError::io(format!("creating {}", path.display()), e))?;
             files.insert(active_seg, Arc::new(f));
         }
         let master_epoch = crate::engine::checkpoint::load_master_epoch(&dir);
@@ -311,7 +363,11 @@ impl LogEngine {
             .name("tyrant-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| EngineError::io("spawning writer thread", e))?;
-        Ok(LogEngine { sh, tx: Mutex::new(Some(tx)), writer: Mutex::new(Some(handle)) })
+        Ok(LogEngine {
+            sh,
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+        })
     }
 
     /// Stops the writer after it has synced the log and written a final checkpoint.
@@ -337,11 +393,18 @@ impl LogEngine {
         self.sh.head.subscribe()
     }
     pub fn first_segment(&self) -> u32 {
-        self.sh.segs.read().map(|s| s.keys().next().copied().unwrap_or(1)).unwrap_or(1)
+        self.sh
+            .segs
+            .read()
+            .map(|s| s.keys().next().copied().unwrap_or(1))
+            .unwrap_or(1)
     }
     pub fn master_position(&self) -> (u64, u64) {
         let c = &self.sh.counters;
-        (c.master_epoch.load(Ordering::Acquire), c.master_pos.load(Ordering::Acquire))
+        (
+            c.master_epoch.load(Ordering::Acquire),
+            c.master_pos.load(Ordering::Acquire),
+        )
     }
 
     /// Reads the complete record at a log position: `Ok(None)` when `p` is at the end of its
@@ -357,17 +420,30 @@ impl LogEngine {
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
             Err(e) => return Err(EngineError::io(format!("reading segment {seg}"), e)),
         }
-        let h = record::decode_header(&hdr).map_err(|e| EngineError::Corrupt { seg, off, reason: e.to_string() })?;
+        let h = record::decode_header(&hdr).map_err(|e| EngineError::Corrupt {
+            seg,
+            off,
+            reason: e.to_string(),
+        })?;
         let mut buf = hdr;
         buf.resize(h.total_len(), 0);
-        f.read_exact_at(&mut buf[HEADER_LEN..], off + HEADER_LEN as u64).map_err(|e| EngineError::io(format!("reading segment {seg}"), e))?;
-        record::verify(&buf).map_err(|e| EngineError::Corrupt { seg, off, reason: e.to_string() })?;
+        f.read_exact_at(&mut buf[HEADER_LEN..], off + HEADER_LEN as u64)
+            .map_err(|e| EngineError::io(format!("reading segment {seg}"), e))?;
+        record::verify(&buf).map_err(|e| EngineError::Corrupt {
+            seg,
+            off,
+            reason: e.to_string(),
+        })?;
         Ok(Some(buf))
     }
 
     /// Next segment number after `seg`, if one exists.
     pub fn next_segment(&self, seg: u32) -> Option<u32> {
-        self.sh.segs.read().ok().and_then(|s| s.range(seg + 1..).next().map(|(k, _)| *k))
+        self.sh
+            .segs
+            .read()
+            .ok()
+            .and_then(|s| s.range(seg + 1..).next().map(|(k, _)| *k))
     }
 }
 
@@ -385,14 +461,32 @@ impl Engine for LogEngine {
         if !e.live(now_secs()) {
             return Ok(None);
         }
-        let f = self.sh.segs.read().ok().and_then(|s| s.get(&e.seg).cloned());
+        let f = self
+            .sh
+            .segs
+            .read()
+            .ok()
+            .and_then(|s| s.get(&e.seg).cloned());
         let Some(f) = f else {
-            return Err(EngineError::Corrupt { seg: e.seg, off: e.off, reason: "segment missing".into() });
+            return Err(EngineError::Corrupt {
+                seg: e.seg,
+                off: e.off,
+                reason: "segment missing".into(),
+            });
         };
         let mut buf = vec![0u8; e.record_len()];
-        f.read_exact_at(&mut buf, e.off).map_err(|err| EngineError::io(format!("reading segment {}", e.seg), err))?;
-        record::verify(&buf).map_err(|err| EngineError::Corrupt { seg: e.seg, off: e.off, reason: err.to_string() })?;
-        Ok(Some(Item { meta: e.meta(), buf, vstart: HEADER_LEN + e.klen as usize }))
+        f.read_exact_at(&mut buf, e.off)
+            .map_err(|err| EngineError::io(format!("reading segment {}", e.seg), err))?;
+        record::verify(&buf).map_err(|err| EngineError::Corrupt {
+            seg: e.seg,
+            off: e.off,
+            reason: err.to_string(),
+        })?;
+        Ok(Some(Item {
+            meta: e.meta(),
+            buf,
+            vstart: HEADER_LEN + e.klen as usize,
+        }))
     }
 
     fn meta(&self, key: &[u8]) -> Option<ItemMeta> {
@@ -402,7 +496,11 @@ impl Engine for LogEngine {
 
     fn submit(&self, m: Mutation) -> Pending {
         let (tx, rx) = oneshot::channel();
-        let sent = self.tx.lock().ok().and_then(|g| g.as_ref().map(|s| s.send(Job { m, reply: tx })));
+        let sent = self
+            .tx
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|s| s.send(Job { m, reply: tx })));
         if let Some(Err(mpsc::SendError(job))) = sent {
             let _ = job.reply.send(Err(EngineError::Stopped));
         }

@@ -1,9 +1,9 @@
 //! Storage engine boundary. The daemon talks to storage only through [`Engine`], so the
 //! Haystack-shaped [`log::LogEngine`] can be swapped (the fjall variant lives in the benchmark).
 
+mod checkpoint;
 pub mod log;
 pub mod record;
-mod checkpoint;
 mod writer;
 
 use thiserror::Error;
@@ -49,16 +49,38 @@ pub enum StoreMode {
 /// A write. Conditional checks run in the single writer, so they are atomic with the write.
 #[derive(Debug)]
 pub enum Mutation {
-    Store { mode: StoreMode, key: Vec<u8>, value: Vec<u8>, flags: u32, exptime: u32 },
-    Delete { key: Vec<u8>, cas: Option<u64> },
-    Arith { key: Vec<u8>, incr: bool, delta: u64 },
-    Touch { key: Vec<u8>, exptime: u32 },
+    Store {
+        mode: StoreMode,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        flags: u32,
+        exptime: u32,
+    },
+    Delete {
+        key: Vec<u8>,
+        cas: Option<u64>,
+    },
+    Arith {
+        key: Vec<u8>,
+        incr: bool,
+        delta: u64,
+    },
+    Touch {
+        key: Vec<u8>,
+        exptime: u32,
+    },
     FlushAll,
     /// A record from the master's log, applied by last-writer-wins on (hlc, origin).
     /// `pos` is the master's log position after it.
-    Replicated { record: Vec<u8>, pos: u64 },
+    Replicated {
+        record: Vec<u8>,
+        pos: u64,
+    },
     /// Master heartbeat: nothing to apply, but the position moves.
-    ReplPosition { pos: u64, epoch: u64 },
+    ReplPosition {
+        pos: u64,
+        epoch: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +100,10 @@ pub enum Outcome {
 #[derive(Debug, Error)]
 pub enum EngineError {
     #[error("I/O error on {what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("corrupt record at segment {seg} offset {off}: {reason}")]
     Corrupt { seg: u32, off: u64, reason: String },
     #[error("storage writer stopped")]
@@ -89,7 +114,10 @@ pub enum EngineError {
 
 impl EngineError {
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
-        EngineError::Io { what: what.into(), source }
+        EngineError::Io {
+            what: what.into(),
+            source,
+        }
     }
     /// True when the disk is full (memcached maps this to "out of memory storing object").
     pub fn is_no_space(&self) -> bool {
@@ -140,7 +168,9 @@ pub fn pos_parts(p: u64) -> (u32, u64) {
 /// spaces (left by an earlier in-place shrink); overflow counts as non-numeric.
 pub fn parse_counter(v: &[u8]) -> Option<u64> {
     let s = std::str::from_utf8(v).ok()?;
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r']).trim_end_matches(' ');
+    let t = s
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .trim_end_matches(' ');
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

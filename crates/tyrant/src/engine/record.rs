@@ -90,7 +90,10 @@ pub fn encode(h: &Header, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
 /// Parses a header without checking the crc (the body may not have been read yet).
 pub fn decode_header(b: &[u8]) -> Result<Header, RecordError> {
     if b.len() < HEADER_LEN {
-        return Err(RecordError::Truncated { need: HEADER_LEN, have: b.len() });
+        return Err(RecordError::Truncated {
+            need: HEADER_LEN,
+            have: b.len(),
+        });
     }
     let magic = u32_at(b, 0);
     if magic != MAGIC {
@@ -119,7 +122,10 @@ pub fn verify(b: &[u8]) -> Result<Header, RecordError> {
     let h = decode_header(b)?;
     let need = h.total_len();
     if b.len() < need {
-        return Err(RecordError::Truncated { need, have: b.len() });
+        return Err(RecordError::Truncated {
+            need,
+            have: b.len(),
+        });
     }
     let crc = u32_at(b, 4);
     if crc32c::crc32c(&b[8..need]) != crc {
@@ -175,7 +181,10 @@ mod tests {
     #[test]
     fn detects_corruption_and_truncation() {
         let (_, mut out) = sample();
-        assert!(matches!(verify(&out[..out.len() - 1]), Err(RecordError::Truncated { .. })));
+        assert!(matches!(
+            verify(&out[..out.len() - 1]),
+            Err(RecordError::Truncated { .. })
+        ));
         let last = out.len() - 1;
         out[last] ^= 1;
         assert_eq!(verify(&out), Err(RecordError::BadCrc));

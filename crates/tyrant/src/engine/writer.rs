@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::checkpoint;
-use super::log::{seg_path, Entry, EngineConfig, Shared, SyncMode};
+use super::log::{seg_path, EngineConfig, Entry, Shared, SyncMode};
 use super::record::{self, Header, Kind, HEADER_LEN};
 use super::{format_counter, parse_counter, pos, EngineError, Mutation, Outcome, StoreMode};
 use crate::clock::now_secs;
@@ -44,7 +44,13 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub fn new(sh: Arc<Shared>, cfg: EngineConfig, seg: u32, off: u64, next_cas: u64) -> Result<Self, EngineError> {
+    pub fn new(
+        sh: Arc<Shared>,
+        cfg: EngineConfig,
+        seg: u32,
+        off: u64,
+        next_cas: u64,
+    ) -> Result<Self, EngineError> {
         let file = sh
             .segs
             .read()
@@ -146,10 +152,15 @@ impl Writer {
         if self.buf.is_empty() {
             return Ok(());
         }
-        (&*self.file).write_all(&self.buf).map_err(|e| EngineError::io(format!("writing segment {}", self.seg), e))?;
+        (&*self.file)
+            .write_all(&self.buf)
+            .map_err(|e| EngineError::io(format!("writing segment {}", self.seg), e))?;
         self.off += self.buf.len() as u64;
         self.since_ckpt += self.buf.len() as u64;
-        self.sh.counters.disk_bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        self.sh
+            .counters
+            .disk_bytes
+            .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
         self.buf.clear();
         self.unsynced = true;
         Ok(())
@@ -157,7 +168,9 @@ impl Writer {
 
     fn sync(&mut self) -> Result<(), EngineError> {
         if self.unsynced {
-            self.file.sync_data().map_err(|e| EngineError::io(format!("syncing segment {}", self.seg), e))?;
+            self.file
+                .sync_data()
+                .map_err(|e| EngineError::io(format!("syncing segment {}", self.seg), e))?;
             self.unsynced = false;
         }
         self.last_sync = Instant::now();
@@ -169,7 +182,13 @@ impl Writer {
         self.sync()?;
         let seg = self.seg + 1;
         let path = seg_path(&self.sh.dir, seg);
-        let f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(|e| EngineError::io(format!("creating {}", path.display()), e))?;
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| EngineError::io(format!("creating {}", path.display()), e))?;
         let f = Arc::new(f);
         if let Ok(mut s) = self.sh.segs.write() {
             s.insert(seg, f.clone());
@@ -212,9 +231,17 @@ impl Writer {
             total_items: c.total_items.load(Ordering::Relaxed),
         };
         let t = Instant::now();
-        let idx = self.sh.index.read().map_err(|_| EngineError::BadDir("index lock poisoned".into()))?;
+        let idx = self
+            .sh
+            .index
+            .read()
+            .map_err(|_| EngineError::BadDir("index lock poisoned".into()))?;
         checkpoint::write(&self.sh.dir, &meta, &idx)?;
-        tracing::info!(entries = idx.len(), ms = t.elapsed().as_millis() as u64, "index checkpoint written");
+        tracing::info!(
+            entries = idx.len(),
+            ms = t.elapsed().as_millis() as u64,
+            "index checkpoint written"
+        );
         self.since_ckpt = 0;
         self.last_ckpt = Instant::now();
         Ok(())
@@ -234,10 +261,24 @@ impl Writer {
             let at = (e.off - self.off) as usize;
             rec.copy_from_slice(&self.buf[at..at + len]);
         } else {
-            let f = self.sh.segs.read().ok().and_then(|s| s.get(&e.seg).cloned());
-            let f = f.ok_or_else(|| EngineError::Corrupt { seg: e.seg, off: e.off, reason: "segment missing".into() })?;
-            f.read_exact_at(&mut rec, e.off).map_err(|err| EngineError::io(format!("reading segment {}", e.seg), err))?;
-            record::verify(&rec).map_err(|err| EngineError::Corrupt { seg: e.seg, off: e.off, reason: err.to_string() })?;
+            let f = self
+                .sh
+                .segs
+                .read()
+                .ok()
+                .and_then(|s| s.get(&e.seg).cloned());
+            let f = f.ok_or_else(|| EngineError::Corrupt {
+                seg: e.seg,
+                off: e.off,
+                reason: "segment missing".into(),
+            })?;
+            f.read_exact_at(&mut rec, e.off)
+                .map_err(|err| EngineError::io(format!("reading segment {}", e.seg), err))?;
+            record::verify(&rec).map_err(|err| EngineError::Corrupt {
+                seg: e.seg,
+                off: e.off,
+                reason: err.to_string(),
+            })?;
         }
         Ok(rec.split_off(HEADER_LEN + e.klen as usize))
     }
@@ -248,7 +289,11 @@ impl Writer {
         if end > 0 && end + rec.len() as u64 > self.cfg.segment_bytes {
             self.rotate()?;
         }
-        let h = record::decode_header(rec).map_err(|e| EngineError::Corrupt { seg: self.seg, off: 0, reason: e.to_string() })?;
+        let h = record::decode_header(rec).map_err(|e| EngineError::Corrupt {
+            seg: self.seg,
+            off: 0,
+            reason: e.to_string(),
+        })?;
         let e = Entry::from_header(&h, self.seg, self.off + self.buf.len() as u64);
         self.buf.extend_from_slice(rec);
         self.overlay.insert(key.into(), e);
@@ -256,7 +301,14 @@ impl Writer {
         Ok(e)
     }
 
-    fn put(&mut self, kind: Kind, key: &[u8], value: &[u8], flags: u32, exptime: u32) -> Result<u64, EngineError> {
+    fn put(
+        &mut self,
+        kind: Kind,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        exptime: u32,
+    ) -> Result<u64, EngineError> {
         let cas = self.next_cas;
         self.next_cas += 1;
         let h = Header {
@@ -279,10 +331,17 @@ impl Writer {
     fn eval(&mut self, m: Mutation) -> Result<Outcome, EngineError> {
         let now = now_secs();
         match m {
-            Mutation::Store { mode, key, value, flags, exptime } => {
+            Mutation::Store {
+                mode,
+                key,
+                value,
+                flags,
+                exptime,
+            } => {
                 let cur = self.current(&key).filter(|e| e.live(now));
                 let (value, flags, exptime) = match (mode, cur) {
-                    (StoreMode::Add, Some(_)) | (StoreMode::Replace | StoreMode::Append | StoreMode::Prepend, None) => {
+                    (StoreMode::Add, Some(_))
+                    | (StoreMode::Replace | StoreMode::Append | StoreMode::Prepend, None) => {
                         return Ok(Outcome::NotStored)
                     }
                     (StoreMode::Cas(_), None) => return Ok(Outcome::NotFound),
@@ -311,25 +370,50 @@ impl Writer {
                 }
             },
             Mutation::Arith { key, incr, delta } => {
-                let Some(e) = self.current(&key).filter(|e| e.live(now)) else { return Ok(Outcome::NotFound) };
+                let Some(e) = self.current(&key).filter(|e| e.live(now)) else {
+                    return Ok(Outcome::NotFound);
+                };
                 let old = self.read_value(&e)?;
-                let Some(n) = parse_counter(&old) else { return Ok(Outcome::NonNumeric) };
-                let value = if incr { n.wrapping_add(delta) } else { n.saturating_sub(delta) };
-                let cas = self.put(Kind::Put, &key, &format_counter(value, old.len()), e.flags, e.exptime)?;
+                let Some(n) = parse_counter(&old) else {
+                    return Ok(Outcome::NonNumeric);
+                };
+                let value = if incr {
+                    n.wrapping_add(delta)
+                } else {
+                    n.saturating_sub(delta)
+                };
+                let cas = self.put(
+                    Kind::Put,
+                    &key,
+                    &format_counter(value, old.len()),
+                    e.flags,
+                    e.exptime,
+                )?;
                 Ok(Outcome::Number { value, cas })
             }
             Mutation::Touch { key, exptime } => {
-                let Some(e) = self.current(&key).filter(|e| e.live(now)) else { return Ok(Outcome::NotFound) };
+                let Some(e) = self.current(&key).filter(|e| e.live(now)) else {
+                    return Ok(Outcome::NotFound);
+                };
                 let v = self.read_value(&e)?;
                 self.put(Kind::Put, &key, &v, e.flags, exptime)?;
                 Ok(Outcome::Touched)
             }
             Mutation::FlushAll => {
                 let mut keys: Vec<Box<[u8]>> = match self.sh.index.read() {
-                    Ok(i) => i.iter().filter(|(_, e)| e.live(now)).map(|(k, _)| k.clone()).collect(),
+                    Ok(i) => i
+                        .iter()
+                        .filter(|(_, e)| e.live(now))
+                        .map(|(k, _)| k.clone())
+                        .collect(),
                     Err(_) => Vec::new(),
                 };
-                keys.extend(self.overlay.iter().filter(|(_, e)| e.live(now)).map(|(k, _)| k.clone()));
+                keys.extend(
+                    self.overlay
+                        .iter()
+                        .filter(|(_, e)| e.live(now))
+                        .map(|(k, _)| k.clone()),
+                );
                 keys.sort_unstable();
                 keys.dedup();
                 for k in &keys {
@@ -338,7 +422,11 @@ impl Writer {
                 Ok(Outcome::Flushed(keys.len() as u64))
             }
             Mutation::Replicated { mut record, pos } => {
-                let h = record::verify(&record).map_err(|e| EngineError::Corrupt { seg: 0, off: pos, reason: format!("replicated record: {e}") })?;
+                let h = record::verify(&record).map_err(|e| EngineError::Corrupt {
+                    seg: 0,
+                    off: pos,
+                    reason: format!("replicated record: {e}"),
+                })?;
                 self.sh.hlc.observe(h.hlc);
                 self.sh.counters.master_pos.store(pos, Ordering::Release);
                 let key: Vec<u8> = record[HEADER_LEN..HEADER_LEN + h.klen as usize].to_vec();
@@ -351,7 +439,10 @@ impl Writer {
                 record::set_cas(&mut record, self.next_cas);
                 self.next_cas += 1;
                 self.append_raw(&key, &record)?;
-                self.sh.counters.last_applied_hlc.store(h.hlc, Ordering::Relaxed);
+                self.sh
+                    .counters
+                    .last_applied_hlc
+                    .store(h.hlc, Ordering::Relaxed);
                 Ok(Outcome::Applied(true))
             }
             Mutation::ReplPosition { pos, epoch } => {

@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 use fdfs_proto::memcached::{Request, Response, ResponseParser, RetrievalCommand, StorageCommand};
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// `<ancestor>/shared/testdata` or `<ancestor>/../shared/testdata`, walking up from the crate.
@@ -23,7 +27,10 @@ pub fn testdata() -> PathBuf {
             }
         }
         if !dir.pop() {
-            panic!("shared/testdata not found above {}", env!("CARGO_MANIFEST_DIR"));
+            panic!(
+                "shared/testdata not found above {}",
+                env!("CARGO_MANIFEST_DIR")
+            );
         }
     }
 }
@@ -42,7 +49,11 @@ impl Daemon {
 
     pub fn start_on(dir: &Path, port: u16, extra: &[&str]) -> Daemon {
         let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.with_extension("log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.with_extension("log"))
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_tyrantd"))
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
@@ -54,7 +65,12 @@ impl Daemon {
             .stderr(Stdio::from(log))
             .spawn()
             .expect("spawn tyrantd");
-        let d = Daemon { child, port, dir: dir.to_path_buf(), args };
+        let d = Daemon {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+            args,
+        };
         d.wait_ready();
         d
     }
@@ -89,7 +105,10 @@ impl Daemon {
 
     /// SIGTERM and wait for a clean exit.
     pub fn term(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let t = Instant::now();
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
@@ -162,14 +181,25 @@ impl Mc {
             let parsed = match p.parse_response(&self.buf) {
                 Ok(Some((r, n))) => {
                     let out = match &r {
-                        Response::Values(vs) => Reply::Values(vs.iter().map(|v| (v.key.to_vec(), v.flags, v.data.to_vec())).collect()),
+                        Response::Values(vs) => Reply::Values(
+                            vs.iter()
+                                .map(|v| (v.key.to_vec(), v.flags, v.data.to_vec()))
+                                .collect(),
+                        ),
                         Response::Line(l) => {
                             let mut b = Vec::new();
                             l.encode(&mut b);
                             Reply::Line(String::from_utf8_lossy(&b).trim_end().to_string())
                         }
                         Response::Stats(st) => Reply::Stats(
-                            st.iter().map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned())).collect(),
+                            st.iter()
+                                .map(|(k, v)| {
+                                    (
+                                        String::from_utf8_lossy(k).into_owned(),
+                                        String::from_utf8_lossy(v).into_owned(),
+                                    )
+                                })
+                                .collect(),
                         ),
                         other => Reply::Other(format!("{other:?}")),
                     };
@@ -189,7 +219,15 @@ impl Mc {
     }
 
     pub fn set(&mut self, key: &str, val: &[u8]) -> Option<String> {
-        let req = Request::Storage { command: StorageCommand::Set, key: key.as_bytes(), flags: 0, exptime: 0, cas: None, noreply: false, data: val };
+        let req = Request::Storage {
+            command: StorageCommand::Set,
+            key: key.as_bytes(),
+            flags: 0,
+            exptime: 0,
+            cas: None,
+            noreply: false,
+            data: val,
+        };
         if !self.send(&req) {
             return None;
         }
@@ -200,7 +238,11 @@ impl Mc {
     }
 
     pub fn get(&mut self, key: &str) -> Option<Option<Vec<u8>>> {
-        let req = Request::Retrieval { command: RetrievalCommand::Get, exptime: None, keys: vec![key.as_bytes()] };
+        let req = Request::Retrieval {
+            command: RetrievalCommand::Get,
+            exptime: None,
+            keys: vec![key.as_bytes()],
+        };
         if !self.send(&req) {
             return None;
         }
@@ -221,7 +263,10 @@ impl Mc {
     }
 
     pub fn delete(&mut self, key: &str) -> Option<String> {
-        if !self.send(&Request::Delete { key: key.as_bytes(), noreply: false }) {
+        if !self.send(&Request::Delete {
+            key: key.as_bytes(),
+            noreply: false,
+        }) {
             return None;
         }
         match self.reply()? {

@@ -7,137 +7,17 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 use crate::clock::{absolute_exptime, now_secs};
-use crate::config::KeyMode;
 use crate::conn::Conn;
+
+mod key;
 use crate::engine::{apply, Engine, ItemMeta, Mutation, Outcome, StoreMode};
 use crate::server::{App, VERSION};
 use crate::{httpdate, stats};
+pub use key::{content_type, key_for, memcached_escape};
 
 const MAX_HEAD: usize = 16 * 1024;
 /// A request head must arrive within this time: slow-header clients cannot pin a connection.
 const HEAD_DEADLINE: Duration = Duration::from_secs(30);
-
-fn unhex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn percent_decode(s: &[u8], plus_is_space: bool) -> Result<Vec<u8>, &'static str> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'%' => {
-                let hi = s.get(i + 1).copied().and_then(unhex);
-                let lo = s.get(i + 2).copied().and_then(unhex);
-                match (hi, lo) {
-                    (Some(h), Some(l)) => out.push(h << 4 | l),
-                    _ => return Err("bad percent escape"),
-                }
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// nginx's `$uri` normalisation: merge slashes, resolve `.` and `..` (never above the root).
-fn normalize(path: &[u8]) -> Result<Vec<u8>, &'static str> {
-    let mut segs: Vec<&[u8]> = Vec::new();
-    for s in path.split(|&b| b == b'/').skip(1) {
-        match s {
-            b"" | b"." => {}
-            b".." => {
-                if segs.pop().is_none() {
-                    return Err("path escapes the root");
-                }
-            }
-            s => segs.push(s),
-        }
-    }
-    let mut out = Vec::with_capacity(path.len());
-    for s in &segs {
-        out.push(b'/');
-        out.extend_from_slice(s);
-    }
-    let trailing = path.ends_with(b"/") || path.ends_with(b"/.") || path.ends_with(b"/..");
-    if out.is_empty() || trailing {
-        out.push(b'/');
-    }
-    Ok(out)
-}
-
-/// The escape nginx applies to `$memcached_key`: space, `%` and control bytes become `%XX`.
-pub fn memcached_escape(key: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(key.len());
-    for &b in key {
-        if b <= b' ' || b == b'%' {
-            out.extend_from_slice(format!("%{b:02X}").as_bytes());
-        } else {
-            out.push(b);
-        }
-    }
-    out
-}
-
-/// Maps a request target to a key. In `nginx` mode a value PUT at `/a b.jpg` (sent as
-/// `/a%20b.jpg`) is stored under the exact key `memcached_pass` asks for with `$memcached_key $uri`.
-pub fn key_for(target: &[u8], mode: KeyMode) -> Result<Vec<u8>, &'static str> {
-    let mut t = target;
-    for scheme in [&b"http://"[..], b"https://"] {
-        if t.len() >= scheme.len() && t[..scheme.len()].eq_ignore_ascii_case(scheme) {
-            let rest = &t[scheme.len()..];
-            t = rest.iter().position(|&b| b == b'/').map(|p| &rest[p..]).unwrap_or(b"/");
-        }
-    }
-    if !t.starts_with(b"/") {
-        return Err("request target must start with /");
-    }
-    match mode {
-        KeyMode::Nginx => {
-            let path = t.split(|&b| b == b'?').next().unwrap_or(t);
-            let decoded = percent_decode(path, false)?;
-            Ok(memcached_escape(&normalize(&decoded)?))
-        }
-        KeyMode::Tt => percent_decode(&t[1..], true),
-    }
-}
-
-fn content_type(key: &[u8]) -> &'static str {
-    let name = key.rsplit(|&b| b == b'/').next().unwrap_or(key);
-    let ext = match name.iter().rposition(|&b| b == b'.') {
-        Some(p) => name[p + 1..].to_ascii_lowercase(),
-        None => return "application/octet-stream",
-    };
-    match &ext[..] {
-        b"jpg" | b"jpeg" => "image/jpeg",
-        b"png" => "image/png",
-        b"gif" => "image/gif",
-        b"webp" => "image/webp",
-        b"avif" => "image/avif",
-        b"svg" => "image/svg+xml",
-        b"ico" => "image/x-icon",
-        b"txt" => "text/plain",
-        b"html" | b"htm" => "text/html",
-        b"css" => "text/css",
-        b"js" => "application/javascript",
-        b"json" => "application/json",
-        b"pdf" => "application/pdf",
-        _ => "application/octet-stream",
-    }
-}
 
 /// Same on both servers of a pair for the same write (cas values are per server).
 fn etag(m: &ItemMeta) -> String {
@@ -154,7 +34,10 @@ struct Req {
 
 impl Req {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -172,9 +55,20 @@ fn parse_head(buf: &[u8]) -> Option<Head> {
         Err(_) => Some(Head::Bad(400, "malformed request")),
         Ok(httparse::Status::Complete(n)) => {
             let version = r.version.unwrap_or(1);
-            let headers: Vec<(String, String)> =
-                r.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).trim().to_string())).collect();
-            let conn_hdr = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("connection")).map(|(_, v)| v.to_ascii_lowercase());
+            let headers: Vec<(String, String)> = r
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_string(),
+                        String::from_utf8_lossy(h.value).trim().to_string(),
+                    )
+                })
+                .collect();
+            let conn_hdr = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("connection"))
+                .map(|(_, v)| v.to_ascii_lowercase());
             let keep_alive = match conn_hdr.as_deref() {
                 Some(v) if v.contains("close") => false,
                 Some(v) if v.contains("keep-alive") => true,
@@ -226,13 +120,24 @@ fn reason(status: u16) -> &'static str {
 }
 
 fn text(status: u16, body: &str) -> Resp {
-    Resp { status, headers: vec![("Content-Type", "text/plain".into())], body: body.as_bytes().to_vec(), length: None }
+    Resp {
+        status,
+        headers: vec![("Content-Type", "text/plain".into())],
+        body: body.as_bytes().to_vec(),
+        length: None,
+    }
 }
 
 async fn send(conn: &mut Conn, r: Resp, head_only: bool, keep_alive: bool) -> bool {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status)).as_bytes());
-    out.extend_from_slice(format!("Server: tyrantd/{VERSION}\r\nDate: {}\r\n", httpdate::format(now_secs() as u64)).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "Server: tyrantd/{VERSION}\r\nDate: {}\r\n",
+            httpdate::format(now_secs() as u64)
+        )
+        .as_bytes(),
+    );
     for (k, v) in &r.headers {
         out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
     }
@@ -240,8 +145,16 @@ async fn send(conn: &mut Conn, r: Resp, head_only: bool, keep_alive: bool) -> bo
     if r.status != 304 {
         out.extend_from_slice(format!("Content-Length: {len}\r\n").as_bytes());
     }
-    out.extend_from_slice(if keep_alive { b"Connection: keep-alive\r\n\r\n" } else { b"Connection: close\r\n\r\n" });
-    let body: &[u8] = if head_only || r.status == 304 { &[] } else { &r.body };
+    out.extend_from_slice(if keep_alive {
+        b"Connection: keep-alive\r\n\r\n"
+    } else {
+        b"Connection: close\r\n\r\n"
+    });
+    let body: &[u8] = if head_only || r.status == 304 {
+        &[]
+    } else {
+        &r.body
+    };
     if body.len() < 64 * 1024 {
         out.extend_from_slice(body);
         conn.stream.write_all(&out).await.is_ok()
@@ -266,7 +179,11 @@ fn parse_range(v: &str, len: usize) -> Option<Result<(usize, usize), ()>> {
         (len.saturating_sub(n), len - 1)
     } else {
         let s: usize = a.parse().ok()?;
-        let e: usize = if b.is_empty() { len.saturating_sub(1) } else { b.parse().ok()? };
+        let e: usize = if b.is_empty() {
+            len.saturating_sub(1)
+        } else {
+            b.parse().ok()?
+        };
         if s >= len || e < s {
             return Some(Err(()));
         }
@@ -278,7 +195,9 @@ fn parse_range(v: &str, len: usize) -> Option<Result<(usize, usize), ()>> {
 fn not_modified(req: &Req, m: &ItemMeta) -> bool {
     if let Some(inm) = req.header("If-None-Match") {
         let tag = etag(m);
-        return inm.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == tag);
+        return inm
+            .split(',')
+            .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == tag);
     }
     if let Some(ims) = req.header("If-Modified-Since").and_then(httpdate::parse) {
         return m.hlc / 1_000_000 <= ims;
@@ -309,13 +228,26 @@ async fn get(app: &App, req: &Req, key: &[u8]) -> Resp {
         ("X-Kv-Flags", m.flags.to_string()),
     ];
     if not_modified(req, &m) {
-        return Resp { status: 304, headers, body: Vec::new(), length: None };
+        return Resp {
+            status: 304,
+            headers,
+            body: Vec::new(),
+            length: None,
+        };
     }
     let value = item.value();
-    match req.header("Range").and_then(|r| parse_range(r, value.len())) {
+    match req
+        .header("Range")
+        .and_then(|r| parse_range(r, value.len()))
+    {
         Some(Ok((s, e))) => {
             headers.push(("Content-Range", format!("bytes {s}-{e}/{}", value.len())));
-            Resp { status: 206, headers, body: value[s..=e].to_vec(), length: None }
+            Resp {
+                status: 206,
+                headers,
+                body: value[s..=e].to_vec(),
+                length: None,
+            }
         }
         Some(Err(())) => Resp {
             status: 416,
@@ -323,7 +255,12 @@ async fn get(app: &App, req: &Req, key: &[u8]) -> Resp {
             body: Vec::new(),
             length: None,
         },
-        None => Resp { status: 200, headers, body: value.to_vec(), length: None },
+        None => Resp {
+            status: 200,
+            headers,
+            body: value.to_vec(),
+            length: None,
+        },
     }
 }
 
@@ -356,16 +293,34 @@ async fn put(app: &App, req: &Req, key: Vec<u8>, body: Vec<u8>) -> Resp {
     };
     if let Some(want) = req.header("If-Match") {
         match app.engine.meta(&key) {
-            Some(m) if want.trim() == "*" || want.split(',').any(|t| t.trim() == etag(&m)) => mode = StoreMode::Cas(m.cas),
+            Some(m) if want.trim() == "*" || want.split(',').any(|t| t.trim() == etag(&m)) => {
+                mode = StoreMode::Cas(m.cas)
+            }
             _ => return text(412, "Precondition Failed\n"),
         }
     }
     let append = mode == StoreMode::Append;
-    let m = Mutation::Store { mode, key: key.clone(), value: body.clone(), flags, exptime };
+    let m = Mutation::Store {
+        mode,
+        key: key.clone(),
+        value: body.clone(),
+        flags,
+        exptime,
+    };
     let mut res = apply(&*app.engine, m).await;
     if append && matches!(res, Ok(Outcome::NotStored)) {
         // Tokyo Tyrant's putcat creates a missing record.
-        res = apply(&*app.engine, Mutation::Store { mode: StoreMode::Add, key, value: body, flags, exptime }).await;
+        res = apply(
+            &*app.engine,
+            Mutation::Store {
+                mode: StoreMode::Add,
+                key,
+                value: body,
+                flags,
+                exptime,
+            },
+        )
+        .await;
     }
     match res {
         Ok(Outcome::Stored { .. }) => text(201, "Created\n"),
@@ -379,7 +334,10 @@ async fn put(app: &App, req: &Req, key: Vec<u8>, body: Vec<u8>) -> Resp {
 fn options(app: &App) -> Resp {
     let s = app.engine.stats();
     let master = app.cfg.master.clone().unwrap_or_default();
-    let (mhost, mport) = master.rsplit_once(':').map(|(h, p)| (h.to_string(), p.to_string())).unwrap_or_default();
+    let (mhost, mport) = master
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .unwrap_or_default();
     let delay = crate::repl::delay_secs(app);
     Resp {
         status: 200,
@@ -415,8 +373,15 @@ pub async fn serve(app: &App, mut conn: Conn, may_write: bool) {
                     break Head::Bad(431, "request head too large");
                 }
             }
-            let limit = app.cfg.idle_timeout.map_or(HEAD_DEADLINE, |d| d.min(HEAD_DEADLINE));
-            let deadline = if buf.is_empty() { None } else { Some(started + limit) };
+            let limit = app
+                .cfg
+                .idle_timeout
+                .map_or(HEAD_DEADLINE, |d| d.min(HEAD_DEADLINE));
+            let deadline = if buf.is_empty() {
+                None
+            } else {
+                Some(started + limit)
+            };
             let r = match deadline {
                 Some(d) => match tokio::time::timeout_at(d, conn.fill(4096)).await {
                     Ok(r) => r,
@@ -509,8 +474,14 @@ async fn route(app: &App, conn: &mut Conn, req: &Req, may_write: bool, keep: &mu
                 *keep = false;
                 return text(413, "Payload Too Large\n");
             }
-            if req.header("Expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
-                && conn.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err()
+            if req
+                .header("Expect")
+                .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+                && conn
+                    .stream
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .await
+                    .is_err()
             {
                 *keep = false;
                 return text(400, "Bad Request\n");
@@ -531,27 +502,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nginx_key_rule_matches_memcached_pass() {
-        let k = |t: &str| key_for(t.as_bytes(), KeyMode::Nginx).unwrap();
-        assert_eq!(k("/hit.jpg"), b"/hit.jpg");
-        assert_eq!(k("/a%20b.txt"), b"/a%20b.txt");
-        assert_eq!(k("/p%25q"), b"/p%25q");
-        assert_eq!(k("/x%0Ay"), b"/x%0Ay");
-        assert_eq!(k("/%C3%A9t%C3%A9"), "/été".as_bytes());
-        assert_eq!(k("/a//b/./c/../d.jpg?x=1"), b"/a/b/d.jpg");
-        assert_eq!(k("http://example.com/i.png"), b"/i.png");
-        assert!(key_for(b"/../etc/passwd", KeyMode::Nginx).is_err());
-        assert!(key_for(b"/bad%zz", KeyMode::Nginx).is_err());
-        assert!(key_for(b"noslash", KeyMode::Nginx).is_err());
-    }
-
-    #[test]
-    fn tt_key_rule() {
-        assert_eq!(key_for(b"/a/b.jpg", KeyMode::Tt).unwrap(), b"a/b.jpg");
-        assert_eq!(key_for(b"/a+b%21?q=1", KeyMode::Tt).unwrap(), b"a b!?q=1");
-    }
-
-    #[test]
     fn ranges() {
         assert_eq!(parse_range("bytes=0-3", 19), Some(Ok((0, 3))));
         assert_eq!(parse_range("bytes=5-", 19), Some(Ok((5, 18))));
@@ -560,11 +510,5 @@ mod tests {
         assert_eq!(parse_range("bytes=30-40", 19), Some(Err(())));
         assert_eq!(parse_range("bytes=0-1,3-4", 19), None);
         assert_eq!(parse_range("items=1-2", 19), None);
-    }
-
-    #[test]
-    fn content_types() {
-        assert_eq!(content_type(b"/a/b.JPG"), "image/jpeg");
-        assert_eq!(content_type(b"/a.b/noext"), "application/octet-stream");
     }
 }
