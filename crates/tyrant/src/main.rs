@@ -46,6 +46,11 @@ struct Args {
     /// Checkpoint at least this often when there were writes.
     #[arg(long)]
     checkpoint_interval_secs: Option<u64>,
+    /// Compact sealed segments whose live fraction is below this (0 = never).
+    #[arg(long)]
+    compact_ratio: Option<f64>,
+    #[arg(long)]
+    compact_interval_secs: Option<u64>,
     /// Server id, non-zero and unique among replicating servers.
     #[arg(long, alias = "sid")]
     server_id: Option<u16>,
@@ -93,6 +98,8 @@ impl Args {
             segment_size: self.segment_size.clone(),
             checkpoint_size: self.checkpoint_size.clone(),
             checkpoint_interval_secs: self.checkpoint_interval_secs,
+            compact_ratio: self.compact_ratio,
+            compact_interval_secs: self.compact_interval_secs,
             server_id: self.server_id,
             master: self.master.clone(),
             read_only: self.read_only.then_some(true),
@@ -198,6 +205,9 @@ async fn run(cfg: Config) -> Result<(), String> {
     if let Some(m) = cfg.master.clone() {
         tokio::spawn(tyrant::repl::follow(app.clone(), m));
     }
+    if cfg.compact_ratio > 0.0 {
+        tokio::spawn(compactor(app.clone()));
+    }
     let server = tokio::spawn(server::serve(app.clone(), listener));
     wait_for_signal().await;
     tracing::info!("shutting down: draining connections");
@@ -210,6 +220,41 @@ async fn run(cfg: Config) -> Result<(), String> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reclaims space from overwritten and deleted values, one segment at a time, off the runtime.
+async fn compactor(app: Arc<App>) {
+    use std::sync::atomic::Ordering;
+    let mut draining = app.draining.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(app.cfg.compact_interval) => {}
+            _ = draining.changed() => return,
+        }
+        loop {
+            let (engine, ratio) = (app.engine.clone(), app.cfg.compact_ratio);
+            match tokio::task::spawn_blocking(move || engine.compact_once(ratio)).await {
+                Ok(Ok(Some(r))) => {
+                    app.stats.compactions.fetch_add(1, Ordering::Relaxed);
+                    app.stats
+                        .compacted_bytes
+                        .fetch_add(r.reclaimed_bytes, Ordering::Relaxed);
+                }
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => {
+                    tracing::error!("compaction failed: {e}");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!("compaction task failed: {e}");
+                    break;
+                }
+            }
+            if *app.draining.borrow() {
+                return;
+            }
+        }
+    }
 }
 
 async fn wait_for_signal() {

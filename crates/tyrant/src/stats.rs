@@ -21,6 +21,8 @@ pub struct Stats {
     pub cas_badval: AtomicU64,
     pub http_requests: AtomicU64,
     pub write_errors: AtomicU64,
+    pub compactions: AtomicU64,
+    pub compacted_bytes: AtomicU64,
 }
 
 pub fn inc(c: &AtomicU64) {

@@ -156,6 +156,8 @@ fn many_idle_connections_and_the_connection_limit() {
     drop(conns);
     // Over the limit: closed at once, counted, and the server still answers.
     let d2 = Daemon::start(&dir.path().join("b"), &["--max-connections", "20"]);
+    // Let the server notice that the readiness probe's connection is gone.
+    std::thread::sleep(Duration::from_millis(500));
     let held: Vec<TcpStream> = (0..20)
         .map(|_| TcpStream::connect(d2.addr()).unwrap())
         .collect();

@@ -193,3 +193,43 @@ fn dual_master_pair_converges_after_a_kill_and_a_late_follower_catches_up() {
         dump(&c.addr(), &keys) == final_a
     });
 }
+
+#[test]
+fn compaction_reclaims_space_and_keeps_data_across_kill9() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = [
+        "--segment-size",
+        "1m",
+        "--compact-interval-secs",
+        "1",
+        "--compact-ratio",
+        "0.5",
+    ];
+    let mut d = Daemon::start(&dir.path().join("data"), &opts);
+    let keys: Vec<String> = (0..200).map(|i| format!("/c/{i}.png")).collect();
+    let mut mc = Mc::connect(&d.addr());
+    for round in 0..4 {
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(
+                mc.set(k, &value_for(k, round * 1000 + i)).as_deref(),
+                Some("STORED")
+            );
+        }
+    }
+    for k in keys.iter().filter(|k| k.ends_with("3.png")) {
+        assert_eq!(mc.delete(k).as_deref(), Some("DELETED"));
+    }
+    let before = dump(&d.addr(), &keys);
+    let disk = |mc: &mut Mc| mc.stat("disk_bytes").unwrap().parse::<u64>().unwrap();
+    let disk0 = disk(&mut mc);
+    wait_until("a compaction", Duration::from_secs(30), || {
+        Mc::connect(&d.addr()).stat("compactions").unwrap() != "0"
+    });
+    wait_until("space reclaimed", Duration::from_secs(30), || {
+        disk(&mut Mc::connect(&d.addr())) < disk0 / 2
+    });
+    assert_eq!(dump(&d.addr(), &keys), before);
+    d.kill9();
+    d.restart();
+    assert_eq!(dump(&d.addr(), &keys), before, "after kill -9 and restart");
+}

@@ -129,7 +129,7 @@ pub(crate) struct Shared {
 }
 
 pub struct LogEngine {
-    sh: Arc<Shared>,
+    pub(super) sh: Arc<Shared>,
     tx: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -455,38 +455,39 @@ impl Drop for LogEngine {
 
 impl Engine for LogEngine {
     fn get(&self, key: &[u8]) -> Result<Option<Item>, EngineError> {
-        let Some(e) = self.sh.index.read().ok().and_then(|i| i.get(key).copied()) else {
-            return Ok(None);
-        };
-        if !e.live(now_secs()) {
-            return Ok(None);
-        }
-        let f = self
-            .sh
-            .segs
-            .read()
-            .ok()
-            .and_then(|s| s.get(&e.seg).cloned());
-        let Some(f) = f else {
-            return Err(EngineError::Corrupt {
+        // A compaction may delete the segment between the index lookup and the read; the index
+        // then already points at the copy, so look again.
+        for _ in 0..3 {
+            let Some(e) = self.sh.index.read().ok().and_then(|i| i.get(key).copied()) else {
+                return Ok(None);
+            };
+            if !e.live(now_secs()) {
+                return Ok(None);
+            }
+            let Some(f) = self
+                .sh
+                .segs
+                .read()
+                .ok()
+                .and_then(|s| s.get(&e.seg).cloned())
+            else {
+                continue;
+            };
+            let mut buf = vec![0u8; e.record_len()];
+            f.read_exact_at(&mut buf, e.off)
+                .map_err(|err| EngineError::io(format!("reading segment {}", e.seg), err))?;
+            record::verify(&buf).map_err(|err| EngineError::Corrupt {
                 seg: e.seg,
                 off: e.off,
-                reason: "segment missing".into(),
-            });
-        };
-        let mut buf = vec![0u8; e.record_len()];
-        f.read_exact_at(&mut buf, e.off)
-            .map_err(|err| EngineError::io(format!("reading segment {}", e.seg), err))?;
-        record::verify(&buf).map_err(|err| EngineError::Corrupt {
-            seg: e.seg,
-            off: e.off,
-            reason: err.to_string(),
-        })?;
-        Ok(Some(Item {
-            meta: e.meta(),
-            buf,
-            vstart: HEADER_LEN + e.klen as usize,
-        }))
+                reason: err.to_string(),
+            })?;
+            return Ok(Some(Item {
+                meta: e.meta(),
+                buf,
+                vstart: HEADER_LEN + e.klen as usize,
+            }));
+        }
+        Err(EngineError::BadDir("segment vanished during read".into()))
     }
 
     fn meta(&self, key: &[u8]) -> Option<ItemMeta> {

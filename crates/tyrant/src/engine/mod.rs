@@ -2,6 +2,7 @@
 //! Haystack-shaped [`log::LogEngine`] can be swapped (the fjall variant lives in the benchmark).
 
 mod checkpoint;
+pub mod compact;
 pub mod log;
 pub mod record;
 mod writer;
@@ -81,6 +82,15 @@ pub enum Mutation {
         pos: u64,
         epoch: u64,
     },
+    /// Compaction: copy a still-live record from segment `seg` at `off` to the head, unless the
+    /// key has moved on meanwhile.
+    Relocate {
+        record: Vec<u8>,
+        seg: u32,
+        off: u64,
+    },
+    /// Sync the log and write an index checkpoint now.
+    Checkpoint,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

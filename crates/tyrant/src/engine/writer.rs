@@ -117,7 +117,7 @@ impl Writer {
             Ok(()) => self.publish(),
             Err(e) => {
                 tracing::error!("write failed, batch rolled back: {e}");
-                self.rollback(start);
+                self.rollback();
                 for r in replies {
                     let _ = r.send(Err(EngineError::io("appending to the log", clone_io(&e))));
                 }
@@ -129,13 +129,12 @@ impl Writer {
         }
     }
 
-    fn rollback(&mut self, start: (u32, u64)) {
+    /// Drops what was not written; a partial write is cut off. Records an earlier flush of this
+    /// batch already wrote stay in the log (their writers got an error: an ambiguous outcome).
+    fn rollback(&mut self) {
         self.overlay.clear();
         self.buf.clear();
-        if start.0 == self.seg {
-            let _ = self.file.set_len(start.1);
-            self.off = start.1;
-        }
+        let _ = self.file.set_len(self.off);
     }
 
     fn publish(&mut self) {
@@ -219,9 +218,11 @@ impl Writer {
     }
 
     pub fn checkpoint(&mut self) -> Result<(), EngineError> {
-        // The checkpoint must never cover log bytes that a crash could still lose.
+        // The checkpoint must never cover log bytes that a crash could still lose, and must
+        // contain every record it covers (also those of the batch in progress).
         self.flush()?;
         self.sync()?;
+        self.publish();
         let c = &self.sh.counters;
         let meta = checkpoint::Meta {
             pos: pos(self.seg, self.off),
@@ -297,7 +298,6 @@ impl Writer {
         let e = Entry::from_header(&h, self.seg, self.off + self.buf.len() as u64);
         self.buf.extend_from_slice(rec);
         self.overlay.insert(key.into(), e);
-        self.sh.counters.total_items.fetch_add(1, Ordering::Relaxed);
         Ok(e)
     }
 
@@ -325,6 +325,7 @@ impl Writer {
         let mut rec = Vec::with_capacity(h.total_len());
         record::encode(&h, key, value, &mut rec);
         self.append_raw(key, &rec)?;
+        self.sh.counters.total_items.fetch_add(1, Ordering::Relaxed);
         Ok(cas)
     }
 
@@ -439,10 +440,30 @@ impl Writer {
                 record::set_cas(&mut record, self.next_cas);
                 self.next_cas += 1;
                 self.append_raw(&key, &record)?;
+                self.sh.counters.total_items.fetch_add(1, Ordering::Relaxed);
                 self.sh
                     .counters
                     .last_applied_hlc
                     .store(h.hlc, Ordering::Relaxed);
+                Ok(Outcome::Applied(true))
+            }
+            Mutation::Relocate { record, seg, off } => {
+                let h = record::verify(&record).map_err(|e| EngineError::Corrupt {
+                    seg,
+                    off,
+                    reason: e.to_string(),
+                })?;
+                let key = record[HEADER_LEN..HEADER_LEN + h.klen as usize].to_vec();
+                match self.current(&key) {
+                    Some(e) if e.seg == seg && e.off == off => {
+                        self.append_raw(&key, &record)?;
+                        Ok(Outcome::Applied(true))
+                    }
+                    _ => Ok(Outcome::Applied(false)),
+                }
+            }
+            Mutation::Checkpoint => {
+                self.checkpoint()?;
                 Ok(Outcome::Applied(true))
             }
             Mutation::ReplPosition { pos, epoch } => {

@@ -51,6 +51,8 @@ pub(super) fn write_stats(app: &App, out: &mut Vec<u8>) {
         ("cas_badval", get(&s.cas_badval).to_string()),
         ("http_requests", get(&s.http_requests).to_string()),
         ("write_errors", get(&s.write_errors).to_string()),
+        ("compactions", get(&s.compactions).to_string()),
+        ("compacted_bytes", get(&s.compacted_bytes).to_string()),
         ("threads", app.cfg.threads.to_string()),
         ("curr_items", e.curr_items.to_string()),
         ("total_items", e.total_items.to_string()),
