@@ -138,7 +138,18 @@ fn parallel(threads: usize, f: impl Fn(usize) + Send + Sync + 'static) {
 fn main() {
     let a = Args::parse();
     let _ = std::fs::remove_dir_all(&a.dir);
-    let value: Arc<Vec<u8>> = Arc::new((0..a.value_size).map(|i| (i * 31 % 251) as u8).collect());
+    // Incompressible, like JPEG/PNG payloads (fjall compresses blocks by default).
+    let mut x = 0x853c_49e6_748f_ea9bu64;
+    let value: Arc<Vec<u8>> = Arc::new(
+        (0..a.value_size)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect(),
+    );
     let rss0 = rss();
     let store = open(&a);
     let t = Instant::now();

@@ -437,6 +437,29 @@ impl LogEngine {
         Ok(Some(buf))
     }
 
+    /// Where a live value lies on disk: its metadata, the segment file and the value's offset.
+    /// The file handle stays readable even if compaction deletes the segment meanwhile.
+    /// The value's crc is *not* checked: callers that stream it with `sendfile` trade the
+    /// per-read check for zero copies (compaction and replication still verify every record).
+    pub fn locate(&self, key: &[u8]) -> Option<(ItemMeta, Arc<File>, u64)> {
+        for _ in 0..3 {
+            let e = self.sh.index.read().ok()?.get(key).copied()?;
+            if !e.live(now_secs()) {
+                return None;
+            }
+            if let Some(f) = self
+                .sh
+                .segs
+                .read()
+                .ok()
+                .and_then(|s| s.get(&e.seg).cloned())
+            {
+                return Some((e.meta(), f, e.off + HEADER_LEN as u64 + e.klen as u64));
+            }
+        }
+        None
+    }
+
     /// Next segment number after `seg`, if one exists.
     pub fn next_segment(&self, seg: u32) -> Option<u32> {
         self.sh

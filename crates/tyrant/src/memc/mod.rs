@@ -21,6 +21,8 @@ use crate::stats::inc;
 pub const MEMCACHED_VERSION: &str = "1.6.18";
 /// Output is flushed once this much is buffered, even in the middle of a pipeline.
 const FLUSH_AT: usize = 128 * 1024;
+/// Values at least this large skip the output buffer.
+const DIRECT_AT: usize = 32 * 1024;
 
 pub(crate) enum Flow {
     Continue,
@@ -128,13 +130,14 @@ async fn exec(
     out: &mut Vec<u8>,
     stream: &mut TcpStream,
 ) -> Flow {
-    let noreply = req.noreply();
-    let mut reply = Vec::new();
-    let flow = exec_inner(app, req, may_write, &mut reply, stream).await;
-    if !noreply {
-        out.extend_from_slice(&reply);
+    if req.noreply() {
+        // Executed for its effect; whatever it would say is dropped.
+        let mut sink = Vec::new();
+        exec_inner(app, req, may_write, &mut sink, stream).await
+    } else {
+        // Replies go into the shared output in order; big values may flush it early.
+        exec_inner(app, req, may_write, out, stream).await
     }
-    flow
 }
 
 async fn exec_inner(
@@ -170,23 +173,33 @@ async fn exec_inner(
                         return Flow::Continue;
                     }
                 }
+                // Big values: header through `out`, value by sendfile straight from the segment.
+                if let Some((m, file, voff)) = app
+                    .engine
+                    .locate(key)
+                    .filter(|l| l.0.vlen as usize >= DIRECT_AT)
+                {
+                    inc(&app.stats.get_hits);
+                    let cas = command.returns_cas().then_some(m.cas);
+                    encode_value_header(out, key, m.flags, m.vlen as usize, cas);
+                    if stream.write_all(out).await.is_err()
+                        || crate::sendfile::send_file(stream, &file, voff, m.vlen as u64)
+                            .await
+                            .is_err()
+                    {
+                        return Flow::Close;
+                    }
+                    out.clear();
+                    out.extend_from_slice(b"\r\n");
+                    continue;
+                }
                 match app.engine.get(key) {
                     Ok(Some(item)) => {
                         inc(&app.stats.get_hits);
                         let v = item.value();
                         let cas = command.returns_cas().then_some(item.meta.cas);
                         encode_value_header(out, key, item.meta.flags, v.len(), cas);
-                        if v.len() >= FLUSH_AT {
-                            // Big values go straight to the socket instead of through `out`.
-                            if stream.write_all(out).await.is_err()
-                                || stream.write_all(v).await.is_err()
-                            {
-                                return Flow::Close;
-                            }
-                            out.clear();
-                        } else {
-                            out.extend_from_slice(v);
-                        }
+                        out.extend_from_slice(v);
                         out.extend_from_slice(b"\r\n");
                     }
                     Ok(None) => inc(&app.stats.get_misses),
