@@ -198,15 +198,13 @@ fn scan_segment(
     st: &mut ScanState,
     c: &Counters,
 ) -> Result<u64, EngineError> {
-    let mut r = BufReader::with_capacity(1 << 20, f);
-    let mut skip = start;
-    let mut sink = vec![0u8; 64 * 1024];
-    while skip > 0 {
-        let n = skip.min(sink.len() as u64) as usize;
-        r.read_exact(&mut sink[..n])
-            .map_err(|e| EngineError::io(format!("seeking segment {seg}"), e))?;
-        skip -= n as u64;
-    }
+    let mut r = BufReader::with_capacity(
+        1 << 20,
+        PosReader {
+            file: f,
+            pos: start,
+        },
+    );
     let mut off = start;
     let mut buf = vec![0u8; HEADER_LEN];
     loop {
@@ -242,6 +240,21 @@ fn scan_segment(
         c.replace(old.as_ref(), &e);
         c.total_items.fetch_add(1, Ordering::Relaxed);
         off += total as u64;
+    }
+}
+
+/// Sequential reads by offset (`pread`): segment files are shared, so nobody may rely on or move
+/// their cursor.
+pub(crate) struct PosReader<'a> {
+    pub file: &'a File,
+    pub pos: u64,
+}
+
+impl Read for PosReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 

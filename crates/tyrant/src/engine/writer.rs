@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
@@ -151,8 +150,8 @@ impl Writer {
         if self.buf.is_empty() {
             return Ok(());
         }
-        (&*self.file)
-            .write_all(&self.buf)
+        self.file
+            .write_all_at(&self.buf, self.off)
             .map_err(|e| EngineError::io(format!("writing segment {}", self.seg), e))?;
         self.off += self.buf.len() as u64;
         self.since_ckpt += self.buf.len() as u64;
