@@ -357,10 +357,13 @@ fn text() -> impl Strategy<Value = Vec<u8>> {
     vec(any::<u8>().prop_filter("no LF", |b| *b != b'\n'), 0..40)
 }
 
+/// Owned `VALUE` item: key, flags, cas, data.
+type OValue = (Vec<u8>, u32, Option<u64>, Vec<u8>);
+
 /// Owned reply model: a response plus the bytes it borrows.
 #[derive(Debug, Clone)]
 enum OResp {
-    Values(Vec<(Vec<u8>, u32, Option<u64>, Vec<u8>)>),
+    Values(Vec<OValue>),
     Stats(Vec<(Vec<u8>, Vec<u8>)>),
     MetaValue(MetaReply<'static>, Vec<u8>),
     Simple(usize, u64),
