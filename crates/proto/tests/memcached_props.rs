@@ -306,6 +306,17 @@ fn events(input: &[u8], cuts: &[usize]) -> Vec<String> {
                 }
                 Parsed::Request { request, consumed } => {
                     assert!(consumed > 0 && consumed <= buf.len());
+                    // Whatever parses re-encodes canonically and parses back.
+                    let again = request.to_bytes();
+                    match parse_request(&again, &Limits::memcached()) {
+                        Parsed::Request {
+                            request: r2,
+                            consumed: c2,
+                        } => {
+                            assert_eq!((&r2, c2), (&request, again.len()));
+                        }
+                        other => panic!("{request:?} re-encoded gave {other:?}"),
+                    }
                     start += consumed;
                     out.push(format!("{start} {request:?}"));
                 }
@@ -483,8 +494,10 @@ proptest! {
         let _ = events(&input, &cuts);
         let p = ResponseParser::new();
         let mut pos = 0;
-        while let Ok(Some((_, used))) = p.parse_response(&input[pos..]) {
+        while let Ok(Some((resp, used))) = p.parse_response(&input[pos..]) {
             prop_assert!(used > 0);
+            let again = resp.to_bytes();
+            prop_assert_eq!(p.parse_response(&again), Ok(Some((resp, again.len()))));
             pos += used;
         }
         let _ = p.parse_line(&input);
