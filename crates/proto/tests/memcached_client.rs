@@ -78,6 +78,22 @@ fn whole_replies() {
             token: b"-1"
         }
     );
+    assert_eq!(
+        (
+            reply.client_flags(),
+            reply.size(),
+            reply.ttl(),
+            reply.key(),
+            reply.cas()
+        ),
+        (Some(5), Some(3), Some(-1), Some(&b"mk"[..]), Some(20))
+    );
+    let (line, _) = P.parse_line(b"HD t299 c62 X W O77\r\n").unwrap().unwrap();
+    let ReplyLine::Meta(hd) = line else { panic!() };
+    assert_eq!(
+        (hd.ttl(), hd.stale(), hd.won(), hd.token_sent(), hd.opaque()),
+        (Some(299), true, true, false, Some(&b"77"[..]))
+    );
     let (resp, _) = P
         .parse_response(b"STAT pid 42\r\nSTAT version 1.6.18\r\nEND\r\n")
         .unwrap()

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The memcached text ("ASCII") protocol, as spoken by memcached 1.6.18:
 //! server-side request parsing, reply encoding, client-side reply parsing.
 //!
@@ -140,6 +141,7 @@ mod base64;
 mod client;
 mod decoder;
 mod error;
+mod item;
 mod limits;
 mod meta;
 mod number;
@@ -150,6 +152,7 @@ mod response;
 pub use client::{ResponseError, ResponseParser};
 pub use decoder::RequestDecoder;
 pub use error::{Action, ErrorKind, ProtocolError};
+pub use item::{apply_delta, DeltaOutcome, Expiry, NonNumeric, MAX_RELATIVE_EXPTIME};
 pub use limits::{Limits, ValueLimit};
 pub use meta::{MetaCommand, MetaFlag, MetaRequest};
 pub use parse::{parse_request, Parsed};
