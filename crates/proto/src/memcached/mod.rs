@@ -157,6 +157,7 @@ pub use limits::{Limits, ValueLimit};
 pub use meta::{MetaCommand, MetaFlag, MetaRequest};
 pub use parse::{parse_request, Parsed};
 pub use request::{
-    validate_key, ArithCommand, KeyError, Request, RetrievalCommand, StorageCommand,
+    nginx_escape_key, validate_key, ArithCommand, KeyError, Request, RetrievalCommand,
+    StorageCommand,
 };
 pub use response::{encode_value_header, MetaReply, MetaStatus, ReplyLine, Response, Value};
