@@ -9,8 +9,8 @@ use fdfs_proto::memcached::{
 };
 use libfuzzer_sys::fuzz_target;
 
-/// Decodes everything in `chunks` (fed one after the other) and returns
-/// the events as text with the absolute offsets at which they ended.
+/// Decodes `input`, fed as two pieces cut at `split`, and returns the
+/// events as text with the absolute offsets at which they ended.
 fn decode_all(input: &[u8], split: usize) -> Vec<String> {
     let limits = Limits::memcached();
     let mut dec = RequestDecoder::new(limits.clone());

@@ -129,6 +129,52 @@
 //! stream the body and then check [`ResponseParser::parse_trailer`].
 //! [`ResponseParser::parse_response`] returns a whole reply.
 //!
+//! # Item semantics and keys
+//!
+//! Pure helpers for answering like memcached: [`Expiry::from_exptime`]
+//! (0 never, ≤ 2592000 s relative, larger absolute, negative already
+//! expired — the same rule for storage commands, `touch`, `gat`, meta `T`/`N`
+//! and `flush_all` delays) and [`apply_delta`] (`incr` wraps at 2^64, `decr`
+//! stops at 0, a shrinking number is stored space-padded: `decr` of `100`
+//! by 1 stores `99 ` while the reply line is `99`). [`nginx_escape_key`]
+//! reproduces the key escaping of stock nginx `memcached_pass` (space, `%`
+//! and control bytes as `%XX`), so readers find what nginx-style writers
+//! stored.
+//!
+//! # Example
+//!
+//! ```
+//! use fdfs_proto::memcached::{
+//!     Limits, Parsed, ReplyLine, Request, RequestDecoder, Value,
+//! };
+//! let mut dec = RequestDecoder::new(Limits::memcached());
+//! let input = b"set k 5 0 2\r\nhi\r\nget k nosuch\r\nGET k\r\n";
+//! let (mut pos, mut out) = (0, Vec::new());
+//! loop {
+//!     match dec.decode(&input[pos..]) {
+//!         Parsed::Request { request, consumed } => {
+//!             match request {
+//!                 Request::Storage { noreply: false, .. } => ReplyLine::Stored.encode(&mut out),
+//!                 Request::Retrieval { command, keys, .. } => {
+//!                     let cas = command.returns_cas().then_some(1);
+//!                     Value { key: keys[0], flags: 5, cas, data: b"hi" }.encode(&mut out);
+//!                     ReplyLine::End.encode(&mut out);
+//!                 }
+//!                 _ => {}
+//!             }
+//!             pos += consumed;
+//!         }
+//!         Parsed::Error { error, consumed } => {
+//!             out.extend_from_slice(error.reply_to_send().unwrap_or_default());
+//!             pos += consumed;
+//!         }
+//!         Parsed::Swallowed { consumed } => pos += consumed,
+//!         Parsed::Incomplete => break,
+//!     }
+//! }
+//! assert_eq!(out, b"STORED\r\nVALUE k 5 2\r\nhi\r\nEND\r\nERROR\r\n");
+//! ```
+//!
 //! # Parser versus server
 //!
 //! The codec decides everything that depends on bytes only: framing, token
