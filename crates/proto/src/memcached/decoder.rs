@@ -5,7 +5,7 @@
 
 use super::error::{Action, ProtocolError};
 use super::limits::Limits;
-use super::parse::{parse_request, Parsed};
+use super::parse::{parse_request, parse_request_head, Head, Parsed};
 
 /// Per-connection request decoder.
 ///
@@ -53,7 +53,28 @@ impl RequestDecoder {
         if let Some((remaining, error)) = self.swallow {
             return self.continue_swallow(buf, remaining, error, 0);
         }
-        match parse_request(buf, &self.limits) {
+        let parsed = parse_request(buf, &self.limits);
+        self.start_swallow(buf, parsed)
+    }
+
+    /// Like [`decode`](Self::decode), but returns storage commands as soon
+    /// as their line is complete ([`Head::Data`]); the caller then consumes
+    /// `consumed + data_len + 2` bytes itself, checking the last two with
+    /// [`PendingData::check_trailer`](super::PendingData::check_trailer),
+    /// before calling this again. For servers that stream large values to
+    /// disk instead of buffering them.
+    pub fn decode_head<'a>(&mut self, buf: &'a [u8]) -> Head<'a> {
+        if let Some((remaining, error)) = self.swallow {
+            return Head::Done(self.continue_swallow(buf, remaining, error, 0));
+        }
+        match parse_request_head(buf, &self.limits) {
+            Head::Done(parsed) => Head::Done(self.start_swallow(buf, parsed)),
+            data => data,
+        }
+    }
+
+    fn start_swallow<'a>(&mut self, buf: &'a [u8], parsed: Parsed<'a>) -> Parsed<'a> {
+        match parsed {
             Parsed::Error {
                 error:
                     error @ ProtocolError {

@@ -122,6 +122,16 @@
 //! hides `EN` for `mg` and `HD`/`NF` for `ms`/`md`/`ma`, so a pipeline ends
 //! with `mn` → `MN`.
 //!
+//! # Streaming data blocks
+//!
+//! [`parse_request`] and [`RequestDecoder::decode`] return a storage command
+//! once its whole data block is buffered. A server that would rather stream
+//! large values to disk uses [`parse_request_head`] /
+//! [`RequestDecoder::decode_head`]: they return [`Head::Data`] as soon as the
+//! command line is complete (limits already enforced); the caller moves the
+//! `data_len` bytes itself and checks the two that follow with
+//! [`PendingData::check_trailer`].
+//!
 //! # Client side
 //!
 //! [`ResponseParser::parse_line`] returns one reply line, e.g. the `VALUE`
@@ -201,7 +211,7 @@ pub use error::{Action, ErrorKind, ProtocolError};
 pub use item::{apply_delta, DeltaOutcome, Expiry, NonNumeric, MAX_RELATIVE_EXPTIME};
 pub use limits::{Limits, ValueLimit};
 pub use meta::{MetaCommand, MetaFlag, MetaRequest};
-pub use parse::{parse_request, Parsed};
+pub use parse::{parse_request, parse_request_head, Head, Parsed, PendingData};
 pub use request::{
     nginx_escape_key, validate_key, ArithCommand, KeyError, Request, RetrievalCommand,
     StorageCommand,
