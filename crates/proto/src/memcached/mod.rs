@@ -84,14 +84,16 @@
 //! [`Limits::wrap_numbers`] `true` (default) it truncates like memcached,
 //! with `false` it refuses out-of-range values with `CLIENT_ERROR bad command
 //! line format`. Interpreting exptime (relative up to 2592000 s, absolute
-//! above, negative = expired) is the server's job.
+//! above, negative = expired) is the server's job, done with
+//! [`Expiry::from_exptime`].
 //!
 //! # noreply
 //!
 //! `noreply` as the **last** token of `set`-like commands, `cas`, `delete`,
 //! `incr`/`decr`, `touch`, `flush_all` and `verbosity` suppresses every reply
 //! to that command — success, failure and even its error replies
-//! (`set k 0 0 -1 noreply` answers nothing). The parser reports it in
+//! (`set k 0 0 -1 noreply` answers nothing; an oversized or badly
+//! terminated data block of a `noreply` set is swallowed silently). The parser reports it in
 //! [`Request::noreply`] and [`ProtocolError::noreply`]; the server must then
 //! stay silent ([`ProtocolError::reply_to_send`]). Errors found before the
 //! command is recognised (`ERROR` for a bad token count, e.g.
@@ -119,8 +121,9 @@
 //! (miss), `NF`, `NS`, `EX`, `MN`; return flags echo the request order, e.g.
 //! `mg mk v f t c k s` → `VA 3 f0 t-1 c54 kmk s3`. Markers `W` (won the
 //! recache token), `X` (stale), `Z` (token already sent) may follow. `q`
-//! hides `EN` for `mg` and `HD`/`NF` for `ms`/`md`/`ma`, so a pipeline ends
-//! with `mn` → `MN`.
+//! hides the common-case reply — `EN` for `mg`, `HD` for `ms`/`md`/`ma` —
+//! but not `NF`, `NS`, `EX` or a hit's `VA` *(1.6.18)*, so a quiet pipeline
+//! ends with `mn` → `MN`.
 //!
 //! # Streaming data blocks
 //!
