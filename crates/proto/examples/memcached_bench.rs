@@ -96,6 +96,32 @@ fn main() {
         },
     );
 
+    let mut long_get = b"get".to_vec();
+    while long_get.len() < 60_000 {
+        long_get.extend_from_slice(b" /images/2024/05/17/photo-000123.jpg");
+    }
+    long_get.extend_from_slice(b"\r\n");
+    bench(
+        "decode a 60 KB multi-get arriving 16 bytes at a time",
+        long_get.len(),
+        1,
+        Duration::from_millis(300),
+        || {
+            let mut dec = RequestDecoder::new(limits.clone());
+            let mut fed = 0;
+            loop {
+                fed = (fed + 16).min(long_get.len());
+                match dec.decode(&long_get[..fed]) {
+                    Parsed::Incomplete => continue,
+                    other => {
+                        black_box(other);
+                        break;
+                    }
+                }
+            }
+        },
+    );
+
     let data = vec![b'y'; 4096];
     let mut out = Vec::with_capacity(8192);
     bench(

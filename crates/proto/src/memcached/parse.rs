@@ -115,7 +115,13 @@ pub enum Head<'a> {
 /// command line is complete, leaving the data block to the caller (see
 /// [`PendingData`]).
 pub fn parse_request_head<'a>(buf: &'a [u8], limits: &Limits) -> Head<'a> {
-    let (line, line_len) = match find_line(buf, limits) {
+    parse_head_from(buf, limits, 0)
+}
+
+/// [`parse_request_head`] for a buffer whose first `skip` bytes are known
+/// to contain no newline.
+pub(crate) fn parse_head_from<'a>(buf: &'a [u8], limits: &Limits, skip: usize) -> Head<'a> {
+    let (line, line_len) = match find_line(buf, limits, skip) {
         Ok(Some(v)) => v,
         Ok(None) => return Head::Done(Parsed::Incomplete),
         Err(error) => return Head::Done(Parsed::Error { error, consumed: 0 }),
@@ -145,10 +151,15 @@ pub fn parse_request_head<'a>(buf: &'a [u8], limits: &Limits) -> Head<'a> {
 /// [`RequestDecoder`](super::RequestDecoder) to have it discarded as it
 /// streams in.
 pub fn parse_request<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
-    let pending = match parse_request_head(buf, limits) {
-        Head::Done(parsed) => return parsed,
-        Head::Data(pending) => pending,
-    };
+    match parse_request_head(buf, limits) {
+        Head::Done(parsed) => parsed,
+        Head::Data(pending) => complete_data(buf, pending),
+    }
+}
+
+/// Turns a parsed storage line into the request once its data block is in
+/// `buf`.
+pub(crate) fn complete_data<'a>(buf: &'a [u8], pending: PendingData<'a>) -> Parsed<'a> {
     let start = pending.consumed;
     let end = start.saturating_add(pending.data_len);
     let total = end.saturating_add(2);
@@ -170,12 +181,20 @@ pub fn parse_request<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
 /// Finds the first command line. Returns the line (without `\n`, and
 /// without a `\r` before it, and cut at the first NUL as memcached treats it
 /// as a C string) and the bytes it occupies.
+/// `skip` bytes at the front are known to hold no newline (a previous call
+/// saw them), so a line trickling in byte by byte is not rescanned.
 fn find_line<'a>(
     buf: &'a [u8],
     limits: &Limits,
+    skip: usize,
 ) -> Result<Option<(&'a [u8], usize)>, ProtocolError> {
     let scan = &buf[..buf.len().min(limits.max_line.saturating_add(1))];
-    match scan.iter().position(|&b| b == b'\n') {
+    let skip = skip.min(scan.len());
+    match scan[skip..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| p + skip)
+    {
         Some(nl) => {
             let mut line = &buf[..nl];
             // memcached only strips the CR of lines longer than one byte:
