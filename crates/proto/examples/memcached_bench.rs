@@ -27,10 +27,13 @@ fn bench(name: &str, bytes: usize, ops: usize, budget: Duration, mut f: impl FnM
     let secs = start.elapsed().as_secs_f64();
     let ops_s = iters as f64 * ops as f64 / secs;
     let mb_s = iters as f64 * bytes as f64 / secs / 1e6;
+    let ops = if ops_s >= 1e6 {
+        format!("{:.2} M/s", ops_s / 1e6)
+    } else {
+        format!("{:.2} k/s", ops_s / 1e3)
+    };
     println!(
-        "| {name} | {:.2} M/s | {:.0} MB/s | {:.0} ns |",
-        ops_s / 1e6,
-        mb_s,
+        "| {name} | {ops} | {mb_s:.0} MB/s | {:.0} ns |",
         1e9 / ops_s
     );
 }
