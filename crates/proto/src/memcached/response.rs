@@ -2,7 +2,7 @@
 //! of the client-side parser ([`ResponseParser`](super::ResponseParser)).
 
 use super::meta::MetaFlag;
-use super::number::push_u64;
+use super::number::{parse_plain_u64, push_u64};
 
 /// Status code of a meta reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,7 +48,67 @@ pub struct MetaReply<'a> {
     pub flags: Vec<MetaFlag<'a>>,
 }
 
-impl MetaReply<'_> {
+impl<'a> MetaReply<'a> {
+    /// The token of the first return flag with this letter.
+    pub fn flag(&self, letter: u8) -> Option<&'a [u8]> {
+        self.flags
+            .iter()
+            .find(|f| f.flag == letter)
+            .map(|f| f.token)
+    }
+
+    fn number(&self, letter: u8) -> Option<u64> {
+        self.flag(letter).and_then(parse_plain_u64)
+    }
+
+    /// `s`: value size.
+    pub fn size(&self) -> Option<u64> {
+        self.number(b's')
+    }
+
+    /// `f`: client flags.
+    pub fn client_flags(&self) -> Option<u32> {
+        self.number(b'f').and_then(|f| u32::try_from(f).ok())
+    }
+
+    /// `c`: cas unique.
+    pub fn cas(&self) -> Option<u64> {
+        self.number(b'c')
+    }
+
+    /// `t`: seconds left, `-1` for no expiry.
+    pub fn ttl(&self) -> Option<i64> {
+        match self.flag(b't')? {
+            b"-1" => Some(-1),
+            t => parse_plain_u64(t).and_then(|v| i64::try_from(v).ok()),
+        }
+    }
+
+    /// `k`: the key (base64 when the reply also carries `b`).
+    pub fn key(&self) -> Option<&'a [u8]> {
+        self.flag(b'k')
+    }
+
+    /// `O`: the opaque token echoed back.
+    pub fn opaque(&self) -> Option<&'a [u8]> {
+        self.flag(b'O')
+    }
+
+    /// `W`: this client won the right to recache the item.
+    pub fn won(&self) -> bool {
+        self.flag(b'W').is_some()
+    }
+
+    /// `X`: the item is stale (invalidated with `md … I`).
+    pub fn stale(&self) -> bool {
+        self.flag(b'X').is_some()
+    }
+
+    /// `Z`: another client already holds the recache token.
+    pub fn token_sent(&self) -> bool {
+        self.flag(b'Z').is_some()
+    }
+
     /// Appends the line (not the data block of `VA`).
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.status.code());
