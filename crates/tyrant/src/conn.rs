@@ -23,7 +23,7 @@ impl Conn {
     pub fn new(stream: TcpStream, idle: Option<Duration>) -> Self {
         Conn {
             stream,
-            buf: Vec::with_capacity(16 * 1024),
+            buf: Vec::new(),
             start: 0,
             idle,
         }
