@@ -174,6 +174,15 @@ fn dual_master_pair_converges_after_a_kill_and_a_late_follower_catches_up() {
         "deletes replicated: {}",
         final_a.len()
     );
+    // Lag is visible and back to zero once converged.
+    for addr in [a.addr(), b.addr()] {
+        let mut m = Mc::connect(&addr);
+        wait_until("repl_lag_bytes 0", Duration::from_secs(10), || {
+            m.stat("repl_lag_bytes").as_deref() == Some("0")
+        });
+        assert_eq!(m.stat("repl_connected").as_deref(), Some("1"));
+        assert_eq!(m.stat("repl_delay_seconds").as_deref(), Some("0.000"));
+    }
     // No record bounced back: counters stay put once converged.
     std::thread::sleep(Duration::from_millis(1500));
     let head = |addr: &str| Mc::connect(addr).stat("log_position").unwrap();

@@ -200,4 +200,30 @@ mod tests {
         let h = verify(&out).unwrap();
         assert_eq!((h.repl_pos, h.cas), (42, 5));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_record_roundtrips_and_any_bit_flip_is_caught(
+            key in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..300),
+            value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000),
+            flags: u32, exptime: u32, cas: u64, hlc: u64, origin: u16, tomb: bool, flip: usize,
+        ) {
+            let h = Header {
+                kind: if tomb { Kind::Tombstone } else { Kind::Put },
+                origin, klen: key.len() as u16, flags, exptime, vlen: value.len() as u32, cas, hlc, repl_pos: 0,
+            };
+            let mut out = Vec::new();
+            encode(&h, &key, &value, &mut out);
+            proptest::prop_assert_eq!(verify(&out), Ok(h));
+            let i = flip % out.len();
+            out[i] ^= 0x40;
+            proptest::prop_assert!(verify(&out).is_err());
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = verify(&bytes);
+            let _ = decode_header(&bytes);
+        }
+    }
 }

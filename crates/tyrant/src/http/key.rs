@@ -158,4 +158,17 @@ mod tests {
         assert_eq!(content_type(b"/a/b.JPG"), "image/jpeg");
         assert_eq!(content_type(b"/a.b/noext"), "application/octet-stream");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn nginx_keys_are_safe_memcached_keys(target in "/[ -~\\x00-\\x1f\\u{80}-\\u{ff}]{0,80}") {
+            if let Ok(k) = key_for(target.as_bytes(), KeyMode::Nginx) {
+                // Never a space or control byte (they would split a memcached command line),
+                // always rooted, and stable: mapping the key again gives the key.
+                proptest::prop_assert!(k.iter().all(|&b| b > b' '));
+                proptest::prop_assert!(k.starts_with(b"/"));
+                proptest::prop_assert_eq!(key_for(&k, KeyMode::Nginx).unwrap(), k.clone());
+            }
+        }
+    }
 }
