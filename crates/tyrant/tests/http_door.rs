@@ -263,6 +263,25 @@ fn http_rest_semantics() {
     }
     huge.extend_from_slice(b"\r\n");
     assert_eq!(http(&a, &huge).status, 431);
+    // Big values are streamed from the segment file: full body, a range, HEAD.
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(put(&a, "/big.png", &big, "").status, 201);
+    let g = http(&a, b"GET /big.png HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        (g.status, g.body.len(), g.header("Content-Type")),
+        (200, big.len(), Some("image/png"))
+    );
+    assert!(g.body == big);
+    let r = http(
+        &a,
+        b"GET /big.png HTTP/1.1\r\nRange: bytes=100000-100009\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((r.status, r.body.as_slice()), (206, &big[100_000..100_010]));
+    let h = http(&a, b"HEAD /big.png HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        (h.status, h.header("Content-Length")),
+        (200, Some("300000"))
+    );
     // Expect: 100-continue gets the interim response before the body is sent.
     let mut s = TcpStream::connect(&a).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

@@ -86,6 +86,8 @@ fn parse_head(buf: &[u8]) -> Option<Head> {
 }
 
 struct Resp {
+    /// Body to stream from a segment file (offset, length) instead of `body`.
+    file: Option<(std::sync::Arc<std::fs::File>, u64)>,
     status: u16,
     headers: Vec<(&'static str, String)>,
     body: Vec<u8>,
@@ -121,6 +123,7 @@ fn reason(status: u16) -> &'static str {
 
 fn text(status: u16, body: &str) -> Resp {
     Resp {
+        file: None,
         status,
         headers: vec![("Content-Type", "text/plain".into())],
         body: body.as_bytes().to_vec(),
@@ -150,6 +153,12 @@ async fn send(conn: &mut Conn, r: Resp, head_only: bool, keep_alive: bool) -> bo
     } else {
         b"Connection: close\r\n\r\n"
     });
+    if let (Some((file, off)), false) = (&r.file, head_only) {
+        return conn.stream.write_all(&out).await.is_ok()
+            && crate::sendfile::send_file(&conn.stream, file, *off, len as u64)
+                .await
+                .is_ok();
+    }
     let body: &[u8] = if head_only || r.status == 304 {
         &[]
     } else {
@@ -205,21 +214,34 @@ fn not_modified(req: &Req, m: &ItemMeta) -> bool {
     false
 }
 
+/// Values from this size on (and every HEAD) are described from the index and streamed with
+/// sendfile; smaller ones are read and crc-checked.
+const SENDFILE_AT: u32 = 32 * 1024;
+
 async fn get(app: &App, req: &Req, key: &[u8]) -> Resp {
     stats::inc(&app.stats.cmd_get);
-    let item = match app.engine.get(key) {
-        Ok(Some(i)) => i,
-        Ok(None) => {
-            stats::inc(&app.stats.get_misses);
-            return text(404, "Not Found\n");
+    let Some((m, file, voff)) = app.engine.locate(key) else {
+        stats::inc(&app.stats.get_misses);
+        return text(404, "Not Found\n");
+    };
+    let small = m.vlen < SENDFILE_AT && req.method != "HEAD";
+    let item = if small {
+        match app.engine.get(key) {
+            Ok(Some(i)) => Some(i),
+            Ok(None) => {
+                stats::inc(&app.stats.get_misses);
+                return text(404, "Not Found\n");
+            }
+            Err(e) => {
+                tracing::error!("read failed: {e}");
+                return text(500, "Internal Server Error\n");
+            }
         }
-        Err(e) => {
-            tracing::error!("read failed: {e}");
-            return text(500, "Internal Server Error\n");
-        }
+    } else {
+        None
     };
     stats::inc(&app.stats.get_hits);
-    let m = item.meta;
+    let m = item.as_ref().map_or(m, |i| i.meta);
     let mut headers = vec![
         ("Content-Type", content_type(key).to_string()),
         ("ETag", etag(&m)),
@@ -229,38 +251,58 @@ async fn get(app: &App, req: &Req, key: &[u8]) -> Resp {
     ];
     if not_modified(req, &m) {
         return Resp {
+            file: None,
             status: 304,
             headers,
             body: Vec::new(),
             length: None,
         };
     }
-    let value = item.value();
-    match req
-        .header("Range")
-        .and_then(|r| parse_range(r, value.len()))
-    {
+    let total = m.vlen as usize;
+    let part = |s: usize, e: usize| match &item {
+        Some(i) => (None, i.value()[s..=e].to_vec(), None),
+        None => (
+            Some((file.clone(), voff + s as u64)),
+            Vec::new(),
+            Some(e + 1 - s),
+        ),
+    };
+    match req.header("Range").and_then(|r| parse_range(r, total)) {
         Some(Ok((s, e))) => {
-            headers.push(("Content-Range", format!("bytes {s}-{e}/{}", value.len())));
+            headers.push(("Content-Range", format!("bytes {s}-{e}/{total}")));
+            let (file, body, length) = part(s, e);
             Resp {
+                file,
                 status: 206,
                 headers,
-                body: value[s..=e].to_vec(),
-                length: None,
+                body,
+                length,
             }
         }
         Some(Err(())) => Resp {
+            file: None,
             status: 416,
-            headers: vec![("Content-Range", format!("bytes */{}", value.len()))],
+            headers: vec![("Content-Range", format!("bytes */{total}"))],
             body: Vec::new(),
             length: None,
         },
-        None => Resp {
+        None if total == 0 => Resp {
+            file: None,
             status: 200,
             headers,
-            body: value.to_vec(),
+            body: Vec::new(),
             length: None,
         },
+        None => {
+            let (file, body, length) = part(0, total - 1);
+            Resp {
+                file,
+                status: 200,
+                headers,
+                body,
+                length,
+            }
+        }
     }
 }
 
@@ -340,6 +382,7 @@ fn options(app: &App) -> Resp {
         .unwrap_or_default();
     let delay = crate::repl::delay_secs(app);
     Resp {
+        file: None,
         status: 200,
         headers: vec![
             ("Allow", "OPTIONS, GET, HEAD, PUT, DELETE".into()),
