@@ -51,6 +51,9 @@ struct Args {
     compact_ratio: Option<f64>,
     #[arg(long)]
     compact_interval_secs: Option<u64>,
+    /// crc-check one sealed segment this often (0 = never).
+    #[arg(long)]
+    scrub_interval_secs: Option<u64>,
     /// Server id, non-zero and unique among replicating servers.
     #[arg(long, alias = "sid")]
     server_id: Option<u16>,
@@ -100,6 +103,7 @@ impl Args {
             checkpoint_interval_secs: self.checkpoint_interval_secs,
             compact_ratio: self.compact_ratio,
             compact_interval_secs: self.compact_interval_secs,
+            scrub_interval_secs: self.scrub_interval_secs,
             server_id: self.server_id,
             master: self.master.clone(),
             read_only: self.read_only.then_some(true),
@@ -205,6 +209,9 @@ async fn run(cfg: Config) -> Result<(), String> {
     if let Some(m) = cfg.master.clone() {
         tokio::spawn(tyrant::repl::follow(app.clone(), m));
     }
+    if let Some(every) = cfg.scrub_interval {
+        tokio::spawn(scrubber(app.clone(), every));
+    }
     if cfg.compact_ratio > 0.0 {
         tokio::spawn(compactor(app.clone()));
     }
@@ -253,6 +260,30 @@ async fn compactor(app: Arc<App>) {
             if *app.draining.borrow() {
                 return;
             }
+        }
+    }
+}
+
+/// Walks the sealed segments round-robin, one per interval, checking every record's crc.
+async fn scrubber(app: Arc<App>, every: std::time::Duration) {
+    use std::sync::atomic::Ordering;
+    let mut draining = app.draining.clone();
+    let mut after = 0;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = draining.changed() => return,
+        }
+        let engine = app.engine.clone();
+        match tokio::task::spawn_blocking(move || engine.scrub_next(after)).await {
+            Ok(Ok(Some((seg, bad)))) => {
+                after = seg;
+                app.stats.scrubbed_segments.fetch_add(1, Ordering::Relaxed);
+                app.stats.scrub_errors.fetch_add(bad, Ordering::Relaxed);
+            }
+            Ok(Ok(None)) => after = 0,
+            Ok(Err(e)) => tracing::error!("scrub failed: {e}"),
+            Err(e) => tracing::error!("scrub task failed: {e}"),
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct Stats {
     pub write_errors: AtomicU64,
     pub compactions: AtomicU64,
     pub compacted_bytes: AtomicU64,
+    pub scrubbed_segments: AtomicU64,
+    pub scrub_errors: AtomicU64,
 }
 
 pub fn inc(c: &AtomicU64) {

@@ -172,3 +172,51 @@ fn many_idle_connections_and_the_connection_limit() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(stat(&d2.addr(), "rejected_connections") >= 1);
 }
+
+#[test]
+fn on_disk_corruption_is_reported_not_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = [
+        "--segment-size",
+        "1m",
+        "--scrub-interval-secs",
+        "1",
+        "--compact-ratio",
+        "0",
+    ];
+    let mut d = Daemon::start(&dir.path().join("data"), &opts);
+    let mut mc = Mc::connect(&d.addr());
+    assert_eq!(mc.set("first", &[b'f'; 1000]).as_deref(), Some("STORED"));
+    for i in 0..300 {
+        assert_eq!(
+            mc.set(&format!("k{i}"), &[b'v'; 10_000]).as_deref(),
+            Some("STORED")
+        );
+    }
+    assert_eq!(d.term().code(), Some(0));
+    // Flip one byte inside the value of the first record of the first segment.
+    let seg = d.dir.join("seg/00000001.seg");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[49 + 5 + 100] ^= 0xff;
+    std::fs::write(&seg, bytes).unwrap();
+    d.restart();
+    let mut mc = Mc::connect(&d.addr());
+    assert!(mc.send(&fdfs_proto::memcached::Request::Retrieval {
+        command: fdfs_proto::memcached::RetrievalCommand::Get,
+        exptime: None,
+        keys: vec![b"first"],
+    }));
+    assert_eq!(
+        mc.reply(),
+        Some(common::Reply::Line("SERVER_ERROR storage failure".into()))
+    );
+    assert_eq!(mc.get("k299"), Some(Some(vec![b'v'; 10_000])));
+    let t = Instant::now();
+    while stat(&d.addr(), "scrub_errors") == 0 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        stat(&d.addr(), "scrub_errors") >= 1,
+        "scrubber did not report the damage"
+    );
+}

@@ -53,6 +53,8 @@ pub(super) fn write_stats(app: &App, out: &mut Vec<u8>) {
         ("write_errors", get(&s.write_errors).to_string()),
         ("compactions", get(&s.compactions).to_string()),
         ("compacted_bytes", get(&s.compacted_bytes).to_string()),
+        ("scrubbed_segments", get(&s.scrubbed_segments).to_string()),
+        ("scrub_errors", get(&s.scrub_errors).to_string()),
         ("threads", app.cfg.threads.to_string()),
         ("curr_items", e.curr_items.to_string()),
         ("total_items", e.total_items.to_string()),
