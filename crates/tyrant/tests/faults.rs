@@ -241,3 +241,64 @@ fn compaction_reclaims_space_and_keeps_data_across_kill9() {
     d.restart();
     assert_eq!(dump(&d.addr(), &keys), before, "after kill -9 and restart");
 }
+
+#[test]
+fn follower_behind_the_oldest_kept_log_does_a_full_resync() {
+    let dir = tempfile::tempdir().unwrap();
+    let m_opts = [
+        "--segment-size",
+        "1m",
+        "--compact-interval-secs",
+        "1",
+        "--compact-ratio",
+        "0.9",
+    ];
+    let m = Daemon::start(&dir.path().join("m"), &m_opts);
+    let keys: Vec<String> = (0..100).map(|i| format!("/r/{i}.gif")).collect();
+    let mut mc = Mc::connect(&m.addr());
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(mc.set(k, &value_for(k, i)).as_deref(), Some("STORED"));
+    }
+    let f_args = [
+        "--server-id".to_string(),
+        "5".into(),
+        "--master".into(),
+        m.addr(),
+        "--read-only".into(),
+    ];
+    let mut f = Daemon::start(&dir.path().join("f"), &args(&f_args));
+    wait_until("initial sync", Duration::from_secs(30), || {
+        dump(&f.addr(), &keys) == dump(&m.addr(), &keys)
+    });
+    f.kill9();
+    // While the follower is down the master rewrites everything many times and deletes some;
+    // compaction removes the segments holding the follower's position.
+    for round in 1..12 {
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(
+                mc.set(k, &value_for(k, round * 100 + i)).as_deref(),
+                Some("STORED")
+            );
+        }
+    }
+    for k in keys.iter().filter(|k| k.contains("/5")) {
+        assert_eq!(mc.delete(k).as_deref(), Some("DELETED"));
+    }
+    wait_until(
+        "master compaction past segment 1",
+        Duration::from_secs(30),
+        || !m.dir.join("seg/00000001.seg").exists() && !m.dir.join("seg/00000002.seg").exists(),
+    );
+    f.restart();
+    wait_until("resync", Duration::from_secs(30), || {
+        dump(&f.addr(), &keys) == dump(&m.addr(), &keys)
+    });
+    assert_eq!(
+        Mc::connect(&f.addr()).stat("repl_full_resyncs").as_deref(),
+        Some("1")
+    );
+    assert!(
+        dump(&f.addr(), &keys).len() < keys.len(),
+        "deletes reached the follower"
+    );
+}
