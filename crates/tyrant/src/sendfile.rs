@@ -43,3 +43,20 @@ pub async fn send_file(
     }
     Ok(())
 }
+
+/// TCP_CORK: hold partial frames until uncorked, so a reply written as header + sendfile +
+/// trailer leaves as full segments instead of three small packets.
+pub fn cork(stream: &TcpStream, on: bool) {
+    let v: libc::c_int = on as libc::c_int;
+    // SAFETY: valid socket descriptor borrowed from a live TcpStream; `v` outlives the call and
+    // its size is passed exactly.
+    let _ = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CORK,
+            &v as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+}

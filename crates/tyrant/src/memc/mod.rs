@@ -44,6 +44,7 @@ pub async fn serve(app: &App, mut conn: Conn, may_write: bool) {
     let mut dec = RequestDecoder::new(limits(app));
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut draining = app.draining.clone();
+    let mut corked = false;
     loop {
         loop {
             let (buf, stream) = conn.split();
@@ -63,7 +64,7 @@ pub async fn serve(app: &App, mut conn: Conn, may_write: bool) {
                 }
                 Parsed::Request { request, consumed } => (
                     consumed,
-                    exec(app, request, may_write, &mut out, stream).await,
+                    exec(app, request, may_write, &mut out, stream, &mut corked).await,
                 ),
             };
             conn.consume(consumed);
@@ -83,6 +84,10 @@ pub async fn serve(app: &App, mut conn: Conn, may_write: bool) {
                 return;
             }
             out.clear();
+        }
+        if corked {
+            crate::sendfile::cork(&conn.stream, false);
+            corked = false;
         }
         if *app.draining.borrow() {
             return;
@@ -129,14 +134,15 @@ async fn exec(
     may_write: bool,
     out: &mut Vec<u8>,
     stream: &mut TcpStream,
+    corked: &mut bool,
 ) -> Flow {
     if req.noreply() {
         // Executed for its effect; whatever it would say is dropped.
         let mut sink = Vec::new();
-        exec_inner(app, req, may_write, &mut sink, stream).await
+        exec_inner(app, req, may_write, &mut sink, stream, corked).await
     } else {
         // Replies go into the shared output in order; big values may flush it early.
-        exec_inner(app, req, may_write, out, stream).await
+        exec_inner(app, req, may_write, out, stream, corked).await
     }
 }
 
@@ -146,6 +152,7 @@ async fn exec_inner(
     may_write: bool,
     out: &mut Vec<u8>,
     stream: &mut TcpStream,
+    corked: &mut bool,
 ) -> Flow {
     let now = now_secs();
     match req {
@@ -182,6 +189,10 @@ async fn exec_inner(
                     inc(&app.stats.get_hits);
                     let cas = command.returns_cas().then_some(m.cas);
                     encode_value_header(out, key, m.flags, m.vlen as usize, cas);
+                    if !*corked {
+                        crate::sendfile::cork(stream, true);
+                        *corked = true;
+                    }
                     if stream.write_all(out).await.is_err()
                         || crate::sendfile::send_file(stream, &file, voff, m.vlen as u64)
                             .await
