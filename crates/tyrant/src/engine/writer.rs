@@ -321,9 +321,14 @@ impl Writer {
             hlc: self.sh.hlc.tick(),
             repl_pos: 0,
         };
-        let mut rec = Vec::with_capacity(h.total_len());
-        record::encode(&h, key, value, &mut rec);
-        self.append_raw(key, &rec)?;
+        // Encoded straight into the batch buffer: a value is copied once on its way to the file.
+        let end = self.off + self.buf.len() as u64;
+        if end > 0 && end + h.total_len() as u64 > self.cfg.segment_bytes {
+            self.rotate()?;
+        }
+        let e = Entry::from_header(&h, self.seg, self.off + self.buf.len() as u64);
+        record::encode(&h, key, value, &mut self.buf);
+        self.overlay.insert(key.into(), e);
         self.sh.counters.total_items.fetch_add(1, Ordering::Relaxed);
         Ok(cas)
     }
