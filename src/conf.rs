@@ -1,0 +1,232 @@
+//! Directives and the per-location configuration they build.
+
+use std::ffi::{c_char, c_void};
+
+use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
+use ngx::ffi::{ngx_command_t, ngx_conf_t, ngx_str_t, NGX_LOG_EMERG, NGX_LOG_WARN};
+use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
+use ngx::ngx_conf_log_error;
+
+use crate::handler;
+
+/// Highest store path index a FastDFS name can carry (`M%02X`).
+const MAX_STORE_PATH_INDEX: usize = 255;
+
+/// Configuration of one `http`, `server` or `location` level. `None` means "inherit".
+#[derive(Debug, Default)]
+pub struct LocConf {
+    /// `ngx_fastdfs_module;` appears in this very location.
+    pub enabled: bool,
+    pub group: Option<String>,
+    /// Index `i` holds `<store_path i>/data`, without a trailing slash.
+    pub data_dirs: Option<Vec<Option<Vec<u8>>>>,
+    pub url_have_group_name: Option<bool>,
+}
+
+impl LocConf {
+    pub fn data_dir(&self, index: u8) -> Option<&[u8]> {
+        self.data_dirs
+            .as_ref()?
+            .get(usize::from(index))?
+            .as_deref()
+    }
+
+    pub fn url_have_group_name(&self) -> bool {
+        self.url_have_group_name.unwrap_or(false)
+    }
+}
+
+/// The arguments of the directive being parsed, name included.
+///
+/// # Safety
+/// `cf` must be the valid `ngx_conf_t` nginx passes to a directive handler.
+unsafe fn args<'a>(cf: *mut ngx_conf_t) -> &'a [ngx_str_t] {
+    // SAFETY: during a directive callback `cf->args` is a valid array of ngx_str_t.
+    unsafe { (*(*cf).args).as_slice() }
+}
+
+/// # Safety
+/// `conf` must point to the `LocConf` nginx allocated for this level.
+unsafe fn loc_conf<'a>(conf: *mut c_void) -> &'a mut LocConf {
+    // SAFETY: nginx passes the pointer returned by our create_loc_conf for NGX_HTTP_LOC_CONF_OFFSET.
+    unsafe { &mut *conf.cast::<LocConf>() }
+}
+
+fn arg_str(arg: &ngx_str_t) -> Option<&str> {
+    std::str::from_utf8(arg.as_bytes()).ok()
+}
+
+pub unsafe extern "C" fn set_enable(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: called by nginx with valid pointers for this directive.
+    let lc = unsafe { loc_conf(conf) };
+    if lc.enabled {
+        return c"is duplicate".as_ptr().cast_mut();
+    }
+    lc.enabled = true;
+    // SAFETY: cf is valid; the core module's location conf exists at every location level.
+    let Some(clcf) = NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
+        return NGX_CONF_ERROR;
+    };
+    clcf.handler = Some(handler::fastdfs_handler);
+    NGX_CONF_OK
+}
+
+pub unsafe extern "C" fn set_group(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: called by nginx with valid pointers for this directive.
+    let (lc, args) = unsafe { (loc_conf(conf), args(cf)) };
+    if lc.group.is_some() {
+        return c"is duplicate".as_ptr().cast_mut();
+    }
+    let Some(name) = arg_str(&args[1]).filter(|n| fdfs_proto::fileid::is_valid_group_name(n.as_bytes())) else {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "fastdfs_group: invalid group name \"{}\" (1-16 characters of A-Z a-z 0-9 _ -)",
+            args[1]
+        );
+        return NGX_CONF_ERROR;
+    };
+    lc.group = Some(name.to_owned());
+    NGX_CONF_OK
+}
+
+pub unsafe extern "C" fn set_store_path(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: called by nginx with valid pointers for this directive.
+    let (lc, args) = unsafe { (loc_conf(conf), args(cf)) };
+    let index = match arg_str(&args[1]).and_then(|s| s.parse::<usize>().ok()) {
+        Some(i) if i <= MAX_STORE_PATH_INDEX => i,
+        _ => {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "fastdfs_store_path: index \"{}\" is not a number from 0 to {} (M00 is 0)",
+                args[1],
+                MAX_STORE_PATH_INDEX
+            );
+            return NGX_CONF_ERROR;
+        }
+    };
+    let path = args[2].as_bytes();
+    if path.first() != Some(&b'/') || path.contains(&0) {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "fastdfs_store_path: \"{}\" must be an absolute path",
+            args[2]
+        );
+        return NGX_CONF_ERROR;
+    }
+    let trimmed = match path.iter().rposition(|&b| b != b'/') {
+        Some(last) => &path[..=last],
+        None => &path[..0],
+    };
+    let mut data_dir = trimmed.to_vec();
+    data_dir.extend_from_slice(b"/data");
+
+    let dirs = lc.data_dirs.get_or_insert_with(Vec::new);
+    if dirs.len() <= index {
+        dirs.resize(index + 1, None);
+    }
+    if dirs[index].is_some() {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "fastdfs_store_path: index {} is set twice",
+            index
+        );
+        return NGX_CONF_ERROR;
+    }
+    // A missing data directory is only a warning: nginx may start before the storage daemon has
+    // created its tree, and requests then simply get 404.
+    let shown = String::from_utf8_lossy(&data_dir).into_owned();
+    if !std::path::Path::new(&shown).is_dir() {
+        ngx_conf_log_error!(
+            NGX_LOG_WARN,
+            cf,
+            "fastdfs_store_path {}: \"{}\" is not a directory (yet)",
+            index,
+            shown
+        );
+    }
+    dirs[index] = Some(data_dir);
+    NGX_CONF_OK
+}
+
+pub unsafe extern "C" fn set_url_have_group_name(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: called by nginx with valid pointers for this directive.
+    let (lc, args) = unsafe { (loc_conf(conf), args(cf)) };
+    if lc.url_have_group_name.is_some() {
+        return c"is duplicate".as_ptr().cast_mut();
+    }
+    let value = args[1].as_bytes();
+    lc.url_have_group_name = Some(if value.eq_ignore_ascii_case(b"on") {
+        true
+    } else if value.eq_ignore_ascii_case(b"off") {
+        false
+    } else {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "fastdfs_url_have_group_name: \"{}\" is neither \"on\" nor \"off\"",
+            args[1]
+        );
+        return NGX_CONF_ERROR;
+    });
+    NGX_CONF_OK
+}
+
+/// Inherits unset values and checks that a location serving files has what it needs, so that
+/// mistakes fail `nginx -t` instead of every request.
+pub unsafe extern "C" fn merge_loc_conf(
+    cf: *mut ngx_conf_t,
+    parent: *mut c_void,
+    child: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx passes the LocConf pointers of the enclosing and the current level.
+    let (prev, lc) = unsafe { (&*parent.cast::<LocConf>(), loc_conf(child)) };
+    if lc.group.is_none() {
+        lc.group.clone_from(&prev.group);
+    }
+    if lc.data_dirs.is_none() {
+        lc.data_dirs.clone_from(&prev.data_dirs);
+    }
+    if lc.url_have_group_name.is_none() {
+        lc.url_have_group_name = prev.url_have_group_name;
+    }
+    if lc.enabled {
+        if lc.data_dirs.is_none() {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "ngx_fastdfs_module needs at least one \"fastdfs_store_path\" in this location or above"
+            );
+            return NGX_CONF_ERROR;
+        }
+        if lc.url_have_group_name() && lc.group.is_none() {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "ngx_fastdfs_module with \"fastdfs_url_have_group_name on\" needs \"fastdfs_group\""
+            );
+            return NGX_CONF_ERROR;
+        }
+    }
+    NGX_CONF_OK
+}
+
