@@ -25,10 +25,7 @@ pub struct LocConf {
 
 impl LocConf {
     pub fn data_dir(&self, index: u8) -> Option<&[u8]> {
-        self.data_dirs
-            .as_ref()?
-            .get(usize::from(index))?
-            .as_deref()
+        self.data_dirs.as_ref()?.get(usize::from(index))?.as_deref()
     }
 
     pub fn url_have_group_name(&self) -> bool {
@@ -85,7 +82,9 @@ pub unsafe extern "C" fn set_group(
     if lc.group.is_some() {
         return c"is duplicate".as_ptr().cast_mut();
     }
-    let Some(name) = arg_str(&args[1]).filter(|n| fdfs_proto::fileid::is_valid_group_name(n.as_bytes())) else {
+    let Some(name) =
+        arg_str(&args[1]).filter(|n| fdfs_proto::fileid::validate_group_name(n.as_bytes()).is_ok())
+    else {
         ngx_conf_log_error!(
             NGX_LOG_EMERG,
             cf,
@@ -229,4 +228,3 @@ pub unsafe extern "C" fn merge_loc_conf(
     }
     NGX_CONF_OK
 }
-

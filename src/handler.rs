@@ -1,7 +1,6 @@
 //! The content handler: validate the URI, open the file like the static module does, and let
 //! nginx's header and body filters (not-modified, range, sendfile) do the rest.
 
-
 use std::fmt::Write as _;
 use std::mem;
 use std::os::unix::ffi::OsStrExt;
@@ -13,11 +12,10 @@ use ngx::ffi::{
     ngx_buf_t, ngx_chain_t, ngx_err_t, ngx_file_t, ngx_http_discard_request_body,
     ngx_http_output_filter, ngx_http_request_t, ngx_http_send_header, ngx_http_set_content_type,
     ngx_http_set_etag, ngx_int_t, ngx_open_cached_file, ngx_open_file_info_t, ngx_pcalloc,
-    ngx_pnalloc, ngx_str_t, ngx_uint_t, NGX_DISABLE_SYMLINKS_ON, NGX_EACCES, NGX_ELOOP,
-    NGX_EMLINK, NGX_ENAMETOOLONG, NGX_ENOENT, NGX_ENOTDIR, NGX_ERROR, NGX_HTTP_BAD_REQUEST,
-    NGX_HTTP_FORBIDDEN, NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_INTERNAL_SERVER_ERROR,
-    NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND, NGX_HTTP_OK, NGX_LOG_CRIT, NGX_LOG_ERR,
-    NGX_LOG_INFO, NGX_OK,
+    ngx_pnalloc, ngx_str_t, ngx_uint_t, NGX_DISABLE_SYMLINKS_ON, NGX_EACCES, NGX_ELOOP, NGX_EMLINK,
+    NGX_ENAMETOOLONG, NGX_ENOENT, NGX_ENOTDIR, NGX_ERROR, NGX_HTTP_BAD_REQUEST, NGX_HTTP_FORBIDDEN,
+    NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED,
+    NGX_HTTP_NOT_FOUND, NGX_HTTP_OK, NGX_LOG_CRIT, NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
 };
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 
@@ -301,4 +299,3 @@ fn send_file(r: &mut ngx_http_request_t, path: ngx_str_t, of: &ngx_open_file_inf
         ngx_http_output_filter(r, out)
     }
 }
-
