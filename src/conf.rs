@@ -1,13 +1,16 @@
 //! Directives and the per-location configuration they build.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_void, CString};
+use std::os::fd::RawFd;
 
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
-use ngx::ffi::{ngx_command_t, ngx_conf_t, ngx_str_t, NGX_LOG_EMERG, NGX_LOG_WARN};
+use ngx::ffi::{
+    ngx_command_t, ngx_conf_t, ngx_pool_cleanup_add, ngx_str_t, NGX_LOG_EMERG, NGX_LOG_WARN,
+};
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 use ngx::ngx_conf_log_error;
 
-use crate::handler;
+use crate::{beneath, handler};
 
 /// Highest store path index a FastDFS name can carry (`M%02X`).
 const MAX_STORE_PATH_INDEX: usize = 255;
@@ -18,14 +21,24 @@ pub struct LocConf {
     /// `ngx_fastdfs_module;` appears in this very location.
     pub enabled: bool,
     pub group: Option<String>,
-    /// Index `i` holds `<store_path i>/data`, without a trailing slash.
-    pub data_dirs: Option<Vec<Option<Vec<u8>>>>,
+    /// Index `i` is store path `M<i>`.
+    pub data_dirs: Option<Vec<Option<DataDir>>>,
     pub url_have_group_name: Option<bool>,
 }
 
+/// `<store_path>/data` of one store path.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    /// Without a trailing slash.
+    pub path: Vec<u8>,
+    /// An `O_PATH` handle opened at configuration time and closed with the configuration cycle;
+    /// `None` when the directory could not be opened then.
+    pub fd: Option<RawFd>,
+}
+
 impl LocConf {
-    pub fn data_dir(&self, index: u8) -> Option<&[u8]> {
-        self.data_dirs.as_ref()?.get(usize::from(index))?.as_deref()
+    pub fn data_dir(&self, index: u8) -> Option<&DataDir> {
+        self.data_dirs.as_ref()?.get(usize::from(index))?.as_ref()
     }
 
     pub fn url_have_group_name(&self) -> bool {
@@ -150,17 +163,41 @@ pub unsafe extern "C" fn set_store_path(
     // A missing data directory is only a warning: nginx may start before the storage daemon has
     // created its tree, and requests then simply get 404.
     let shown = String::from_utf8_lossy(&data_dir).into_owned();
-    if !std::path::Path::new(&shown).is_dir() {
-        ngx_conf_log_error!(
-            NGX_LOG_WARN,
-            cf,
-            "fastdfs_store_path {}: \"{}\" is not a directory (yet)",
-            index,
-            shown
-        );
-    }
-    dirs[index] = Some(data_dir);
+    let fd = match CString::new(data_dir.clone()).map(|c| beneath::open_dir(&c)) {
+        Ok(Ok(fd)) => {
+            // SAFETY: cf->pool is the configuration cycle's pool; the cleanup closes the handle
+            // when that cycle is destroyed (reload or exit).
+            let cln = unsafe { ngx_pool_cleanup_add((*cf).pool, 0) };
+            if cln.is_null() {
+                beneath::close(fd);
+                return NGX_CONF_ERROR;
+            }
+            // SAFETY: cln was just allocated by nginx and is ours to fill.
+            unsafe {
+                (*cln).handler = Some(close_dir_fd);
+                (*cln).data = fd as usize as *mut c_void;
+            }
+            Some(fd)
+        }
+        Ok(Err(e)) => {
+            ngx_conf_log_error!(
+                NGX_LOG_WARN,
+                cf,
+                "fastdfs_store_path {}: \"{}\" cannot be opened (yet): {}",
+                index,
+                shown,
+                e
+            );
+            None
+        }
+        Err(_) => return NGX_CONF_ERROR,
+    };
+    dirs[index] = Some(DataDir { path: data_dir, fd });
     NGX_CONF_OK
+}
+
+unsafe extern "C" fn close_dir_fd(data: *mut c_void) {
+    beneath::close(data as usize as RawFd);
 }
 
 pub unsafe extern "C" fn set_url_have_group_name(

@@ -1,70 +1,102 @@
-//! The content handler: validate the URI, open the file like the static module does, and let
-//! nginx's header and body filters (not-modified, range, sendfile) do the rest.
+//! The content handler: validate the URI, open the file below its store path, and let nginx's
+//! header and body filters (not-modified, range, sendfile) do the rest, as for static files.
 
+use std::ffi::CStr;
 use std::fmt::Write as _;
 use std::mem;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
 
-use fdfs_proto::fileid::{self, FileIdRef};
+use fdfs_proto::fileid;
 use ngx::ffi::{
-    ngx_buf_t, ngx_chain_t, ngx_err_t, ngx_file_t, ngx_http_discard_request_body,
-    ngx_http_output_filter, ngx_http_request_t, ngx_http_send_header, ngx_http_set_content_type,
-    ngx_http_set_etag, ngx_int_t, ngx_open_cached_file, ngx_open_file_info_t, ngx_pcalloc,
-    ngx_pnalloc, ngx_str_t, ngx_uint_t, NGX_DISABLE_SYMLINKS_ON, NGX_EACCES, NGX_ELOOP, NGX_EMLINK,
-    NGX_ENAMETOOLONG, NGX_ENOENT, NGX_ENOTDIR, NGX_ERROR, NGX_HTTP_BAD_REQUEST, NGX_HTTP_FORBIDDEN,
-    NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED,
-    NGX_HTTP_NOT_FOUND, NGX_HTTP_OK, NGX_LOG_CRIT, NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
+    ngx_buf_t, ngx_chain_t, ngx_directio_on, ngx_err_t, ngx_file_t, ngx_http_core_loc_conf_t,
+    ngx_http_discard_request_body, ngx_http_output_filter, ngx_http_request_t,
+    ngx_http_send_header, ngx_http_set_content_type, ngx_http_set_etag, ngx_int_t,
+    ngx_open_cached_file, ngx_open_file_info_t, ngx_pcalloc, ngx_pnalloc, ngx_pool_cleanup_add,
+    ngx_pool_cleanup_file, ngx_pool_cleanup_file_t, ngx_read_ahead, ngx_str_t, ngx_uint_t,
+    NGX_DISABLE_SYMLINKS_ON, NGX_EACCES, NGX_ELOOP, NGX_EMLINK, NGX_ENAMETOOLONG, NGX_ENOENT,
+    NGX_ENOTDIR, NGX_ERROR, NGX_HTTP_BAD_REQUEST, NGX_HTTP_FORBIDDEN, NGX_HTTP_GET, NGX_HTTP_HEAD,
+    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND, NGX_HTTP_OK,
+    NGX_LOG_CRIT, NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
 };
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 
-use crate::conf::LocConf;
+use crate::beneath;
+use crate::conf::{DataDir, LocConf};
 use crate::Module;
 
-/// Why a URI is not served, with the status nginx answers.
-#[derive(Debug)]
-enum Reject {
-    BadName(fileid::FileIdError),
-    OtherGroup,
-    UnknownStorePath(u8),
+/// nginx's `NGX_MIN_READ_AHEAD`: below this size read-ahead hints are not worth a syscall.
+const MIN_READ_AHEAD: i64 = 128 * 1024;
+
+type Status = isize;
+
+const fn status(code: u32) -> Status {
+    code as Status
 }
 
-impl Reject {
-    fn status(&self) -> u32 {
-        match self {
-            Reject::BadName(_) | Reject::UnknownStorePath(_) => NGX_HTTP_BAD_REQUEST,
-            Reject::OtherGroup => NGX_HTTP_NOT_FOUND,
-        }
-    }
+/// A validated request for a file of a configured store path.
+struct Target<'c> {
+    data_dir: &'c DataDir,
+    /// `HH/HH/<name>` + NUL, relative to the data directory.
+    rel: Vec<u8>,
+    /// `<data dir>/HH/HH/<name>` + NUL.
+    full: Vec<u8>,
 }
 
-/// Maps a decoded URI to `<data dir>/HH/HH/<name>` (NUL-terminated for open()).
-fn resolve(lc: &LocConf, uri: &[u8]) -> Result<(Vec<u8>, usize), Reject> {
+/// Maps a decoded URI to its file, or to the status that refuses it (logged here).
+fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, Status> {
+    let uri = r.uri.as_bytes();
     let rest = uri.strip_prefix(b"/").unwrap_or(uri);
-    let id: FileIdRef<'_> = if lc.url_have_group_name() {
-        fileid::parse_file_id(rest).map_err(Reject::BadName)?
+    let parsed = if lc.url_have_group_name() {
+        fileid::parse_file_id(rest)
     } else {
-        fileid::parse_logical_name(rest).map_err(Reject::BadName)?
+        fileid::parse_logical_name(rest)
+    };
+    let id = match parsed {
+        Ok(id) => id,
+        Err(e) => {
+            log(
+                r,
+                NGX_LOG_INFO,
+                0,
+                &format!("fastdfs: invalid file name in URI: {e}"),
+            );
+            return Err(status(NGX_HTTP_BAD_REQUEST));
+        }
     };
     if let (Some(url_group), Some(own)) = (id.group, lc.group.as_deref()) {
         if url_group != own {
-            return Err(Reject::OtherGroup);
+            let msg = format!("fastdfs: URI is for another group than \"{own}\"");
+            log(r, NGX_LOG_INFO, 0, &msg);
+            return Err(status(NGX_HTTP_NOT_FOUND));
         }
     }
-    let data_dir = lc
-        .data_dir(id.store_path_index)
-        .ok_or(Reject::UnknownStorePath(id.store_path_index))?;
-    // The validator guarantees `logical_name` is `Mxx/HH/HH/<name>`: keep the `/HH/HH/<name>` part.
-    let tail = &id.logical_name[3..];
-    let mut path = Vec::with_capacity(data_dir.len() + tail.len() + 1);
-    path.extend_from_slice(data_dir);
-    path.extend_from_slice(tail.as_bytes());
-    path.push(0);
-    Ok((path, data_dir.len()))
+    let Some(data_dir) = lc.data_dir(id.store_path_index) else {
+        let mut msg = String::new();
+        let _ = write!(
+            msg,
+            "fastdfs: store path M{:02X} is not configured",
+            id.store_path_index
+        );
+        log(r, NGX_LOG_INFO, 0, &msg);
+        return Err(status(NGX_HTTP_BAD_REQUEST));
+    };
+    // The validator guarantees `logical_name` is `Mxx/HH/HH/<name>`.
+    let mut rel = id.logical_name.as_bytes()[4..].to_vec();
+    rel.push(0);
+    let mut full = Vec::with_capacity(data_dir.path.len() + rel.len() + 1);
+    full.extend_from_slice(&data_dir.path);
+    full.push(b'/');
+    full.extend_from_slice(&rel);
+    Ok(Target {
+        data_dir,
+        rel,
+        full,
+    })
 }
 
-/// A log line with the request's connection log. `err` adds nginx's "(errno: text)" suffix.
+/// A log line on the request's connection log; `err` adds nginx's "(errno: text)" suffix.
 fn log(r: &ngx_http_request_t, level: u32, err: ngx_err_t, msg: &str) {
     // SAFETY: a request being handled always has a connection with a log.
     unsafe {
@@ -82,110 +114,135 @@ fn log(r: &ngx_http_request_t, level: u32, err: ngx_err_t, msg: &str) {
 pub unsafe extern "C" fn fastdfs_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: nginx hands us a live request for the duration of the call.
     let r = unsafe { &mut *r };
-    serve(r) as ngx_int_t
+    serve(r)
 }
 
-fn serve(r: &mut ngx_http_request_t) -> isize {
+fn serve(r: &mut ngx_http_request_t) -> Status {
     if r.method & (NGX_HTTP_GET | NGX_HTTP_HEAD) as ngx_uint_t == 0 {
-        return NGX_HTTP_NOT_ALLOWED as isize;
+        return status(NGX_HTTP_NOT_ALLOWED);
     }
-    let Some(lc) = Module::location_conf(&*r) else {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR as isize;
+    let (Some(lc), Some(clcf)) = (
+        Module::location_conf(&*r),
+        NgxHttpCoreModule::location_conf(&*r),
+    ) else {
+        return status(NGX_HTTP_INTERNAL_SERVER_ERROR);
     };
-    let uri = r.uri.as_bytes();
-    let (path, data_dir_len) = match resolve(lc, uri) {
-        Ok(p) => p,
-        Err(reject) => {
-            let mut msg = String::from("fastdfs: ");
-            let _ = match &reject {
-                Reject::BadName(e) => write!(msg, "invalid file name in URI: {e}"),
-                Reject::OtherGroup => write!(
-                    msg,
-                    "URI is for another group than \"{}\"",
-                    lc.group.as_deref().unwrap_or("")
-                ),
-                Reject::UnknownStorePath(i) => write!(msg, "store path M{i:02X} is not configured"),
-            };
-            log(r, NGX_LOG_INFO, 0, &msg);
-            return reject.status() as isize;
-        }
+    let target = match resolve(r, lc) {
+        Ok(t) => t,
+        Err(s) => return s,
     };
-
-    let Some(clcf) = NgxHttpCoreModule::location_conf(&*r) else {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR as isize;
+    let (of, path) = match open_target(r, clcf, &target) {
+        Ok(opened) => opened,
+        Err(s) => return s,
     };
-    let mut of = open_file_info(clcf);
-    let mut path = match copy_to_pool(r, &path) {
-        Some(p) => p,
-        None => return NGX_HTTP_INTERNAL_SERVER_ERROR as isize,
-    };
-    // Symlinks are refused below the data directory; a link is then served only if its real
-    // target lies inside the data directory (FastDFS links point at other files of the store).
-    of.disable_symlinks_from = data_dir_len;
-    let mut rc = open_cached(r, clcf, &mut path, &mut of);
-    if rc.is_err() && matches!(of.err as u32, NGX_ELOOP | NGX_EMLINK) {
-        match canonical_inside(&path, data_dir_len) {
-            Some(real) => {
-                let Some(real) = copy_to_pool(r, &real) else {
-                    return NGX_HTTP_INTERNAL_SERVER_ERROR as isize;
-                };
-                path = real;
-                of = open_file_info(clcf);
-                of.disable_symlinks_from = 0;
-                rc = open_cached(r, clcf, &mut path, &mut of);
-            }
-            None => {
-                log(
-                    r,
-                    NGX_LOG_ERR,
-                    0,
-                    &format!(
-                        "fastdfs: \"{}\" resolves outside the store path, refused",
-                        String::from_utf8_lossy(path.as_bytes())
-                    ),
-                );
-                return NGX_HTTP_FORBIDDEN as isize;
-            }
-        }
-    }
-    if rc.is_err() {
-        let (level, status) = match of.err as u32 {
-            0 => return NGX_HTTP_INTERNAL_SERVER_ERROR as isize,
-            NGX_ENOENT | NGX_ENOTDIR | NGX_ENAMETOOLONG => (NGX_LOG_ERR, NGX_HTTP_NOT_FOUND),
-            NGX_EACCES | NGX_ELOOP | NGX_EMLINK => (NGX_LOG_ERR, NGX_HTTP_FORBIDDEN),
-            _ => (NGX_LOG_CRIT, NGX_HTTP_INTERNAL_SERVER_ERROR),
-        };
-        if status != NGX_HTTP_NOT_FOUND || clcf.log_not_found != 0 {
-            // SAFETY: `failed` is a static C string set by ngx_open_cached_file on error.
-            let failed = unsafe { std::ffi::CStr::from_ptr(of.failed.cast()) };
-            let msg = format!(
-                "{} \"{}\" failed",
-                failed.to_string_lossy(),
-                String::from_utf8_lossy(path.as_bytes())
-            );
-            log(r, level, of.err, &msg);
-        }
-        return status as isize;
-    }
-    r.set_root_tested(if r.error_page() != 0 { 0 } else { 1 });
+    r.set_root_tested(u32::from(r.error_page() == 0));
     if of.is_dir() != 0 || of.is_file() == 0 {
-        log(
-            r,
-            NGX_LOG_ERR,
-            0,
-            &format!(
-                "fastdfs: \"{}\" is not a regular file",
-                String::from_utf8_lossy(path.as_bytes())
-            ),
-        );
-        return NGX_HTTP_NOT_FOUND as isize;
+        let msg = format!("fastdfs: \"{}\" is not a regular file", show(&path));
+        log(r, NGX_LOG_ERR, 0, &msg);
+        return status(NGX_HTTP_NOT_FOUND);
     }
     send_file(r, path, &of)
 }
 
-fn open_file_info(clcf: &ngx::ffi::ngx_http_core_loc_conf_t) -> ngx_open_file_info_t {
-    // SAFETY: ngx_open_file_info_t is a plain C struct for which all-zero is the documented
-    // initial state (nginx itself ngx_memzero()s it).
+fn show(path: &ngx_str_t) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(path.as_bytes())
+}
+
+/// Opens the target, preferring one `openat2(RESOLVE_BENEATH)` when the open file cache is off,
+/// else nginx's cached open with symlinks refused below the data directory. A symlink is served
+/// only if its real target is inside the data directory (FastDFS links point at other files).
+fn open_target(
+    r: &mut ngx_http_request_t,
+    clcf: &ngx_http_core_loc_conf_t,
+    t: &Target<'_>,
+) -> Result<(ngx_open_file_info_t, ngx_str_t), Status> {
+    let path = copy_to_pool(r, &t.full).ok_or(status(NGX_HTTP_INTERNAL_SERVER_ERROR))?;
+    if clcf.open_file_cache.is_null() {
+        if let Some(dir_fd) = t.data_dir.fd {
+            let rel =
+                CStr::from_bytes_with_nul(&t.rel).map_err(|_| status(NGX_HTTP_BAD_REQUEST))?;
+            match beneath::open_beneath(dir_fd, rel) {
+                Ok(fd) => return Ok((adopt_fd(r, clcf, fd, &path)?, path)),
+                Err(e) => match e.raw_os_error().unwrap_or(0) {
+                    libc::EXDEV | libc::ELOOP => return open_symlinked(r, clcf, t, path),
+                    libc::ENOSYS | libc::EPERM => {} // old kernel or seccomp: nginx's walk below
+                    errno => return Err(open_failed(r, clcf, errno, "openat2()", &path)),
+                },
+            }
+        }
+    }
+    let mut of = open_file_info(clcf);
+    of.disable_symlinks_from = t.data_dir.path.len();
+    let mut p = path;
+    if open_cached(r, clcf, &mut p, &mut of) {
+        return Ok((of, p));
+    }
+    match of.err as u32 {
+        // ENOTDIR: nginx's walk met a symlinked sub-directory (O_NOFOLLOW|O_DIRECTORY).
+        NGX_ELOOP | NGX_EMLINK | NGX_ENOTDIR => open_symlinked(r, clcf, t, p),
+        0 => Err(status(NGX_HTTP_INTERNAL_SERVER_ERROR)),
+        errno => {
+            // SAFETY: `failed` is a static C string set by ngx_open_cached_file on error.
+            let failed = unsafe { CStr::from_ptr(of.failed.cast()) };
+            let failed = failed.to_string_lossy();
+            Err(open_failed(r, clcf, errno as i32, &failed, &p))
+        }
+    }
+}
+
+/// Maps an open error to the status nginx's static module gives it, logging as it does.
+fn open_failed(
+    r: &ngx_http_request_t,
+    clcf: &ngx_http_core_loc_conf_t,
+    errno: i32,
+    call: &str,
+    path: &ngx_str_t,
+) -> Status {
+    let (level, code) = match errno as u32 {
+        NGX_ENOENT | NGX_ENOTDIR | NGX_ENAMETOOLONG => (NGX_LOG_ERR, NGX_HTTP_NOT_FOUND),
+        NGX_EACCES | NGX_ELOOP | NGX_EMLINK => (NGX_LOG_ERR, NGX_HTTP_FORBIDDEN),
+        _ => (NGX_LOG_CRIT, NGX_HTTP_INTERNAL_SERVER_ERROR),
+    };
+    if code != NGX_HTTP_NOT_FOUND || clcf.log_not_found != 0 {
+        let msg = format!("{call} \"{}\" failed", show(path));
+        log(r, level, errno as ngx_err_t, &msg);
+    }
+    status(code)
+}
+
+/// The slow path for a symlink: serve its real path if that stays inside the data directory.
+fn open_symlinked(
+    r: &mut ngx_http_request_t,
+    clcf: &ngx_http_core_loc_conf_t,
+    t: &Target<'_>,
+    path: ngx_str_t,
+) -> Result<(ngx_open_file_info_t, ngx_str_t), Status> {
+    let real = match canonical_inside(&t.data_dir.path, path.as_bytes()) {
+        Ok(real) => real,
+        Err(Some(errno)) => return Err(open_failed(r, clcf, errno, "realpath()", &path)),
+        Err(None) => {
+            let msg = format!(
+                "fastdfs: \"{}\" resolves outside the store path, refused",
+                show(&path)
+            );
+            log(r, NGX_LOG_ERR, 0, &msg);
+            return Err(status(NGX_HTTP_FORBIDDEN));
+        }
+    };
+    let mut real = copy_to_pool(r, &real).ok_or(status(NGX_HTTP_INTERNAL_SERVER_ERROR))?;
+    let mut of = open_file_info(clcf);
+    // A canonical path has no links left: refusing any now closes the race with a swapped link.
+    of.disable_symlinks_from = 0;
+    if open_cached(r, clcf, &mut real, &mut of) {
+        Ok((of, real))
+    } else {
+        Err(open_failed(r, clcf, of.err, "open()", &real))
+    }
+}
+
+fn open_file_info(clcf: &ngx_http_core_loc_conf_t) -> ngx_open_file_info_t {
+    // SAFETY: ngx_open_file_info_t is a plain C struct whose documented initial state is all
+    // zeroes (nginx itself ngx_memzero()s it).
     let mut of: ngx_open_file_info_t = unsafe { mem::zeroed() };
     of.read_ahead = clcf.read_ahead;
     of.directio = clcf.directio;
@@ -197,23 +254,71 @@ fn open_file_info(clcf: &ngx::ffi::ngx_http_core_loc_conf_t) -> ngx_open_file_in
     of
 }
 
+/// nginx's cached open; true on success (`of` then describes the file).
 fn open_cached(
     r: &mut ngx_http_request_t,
-    clcf: &ngx::ffi::ngx_http_core_loc_conf_t,
+    clcf: &ngx_http_core_loc_conf_t,
     path: &mut ngx_str_t,
     of: &mut ngx_open_file_info_t,
-) -> Result<(), ()> {
+) -> bool {
     // SAFETY: path is NUL-terminated pool memory that outlives the request; the cache pointer
     // comes from the core location conf (NULL means "no cache", which nginx handles).
     let rc = unsafe { ngx_open_cached_file(clcf.open_file_cache, path, of, r.pool) };
-    if rc == NGX_OK as ngx_int_t {
-        Ok(())
-    } else {
-        Err(())
-    }
+    rc == NGX_OK as ngx_int_t
 }
 
-/// Copies a NUL-terminated path into the request pool; the returned length excludes the NUL.
+/// Makes an fd we opened look like one from nginx's uncached open: closed with the request pool,
+/// described by an `ngx_open_file_info_t`, with directio and read-ahead applied the same way.
+fn adopt_fd(
+    r: &mut ngx_http_request_t,
+    clcf: &ngx_http_core_loc_conf_t,
+    fd: i32,
+    path: &ngx_str_t,
+) -> Result<ngx_open_file_info_t, Status> {
+    // SAFETY: the cleanup is allocated from the request pool and closes `fd` exactly once when
+    // the request is freed; `path` is pool memory with the same lifetime.
+    unsafe {
+        let cln = ngx_pool_cleanup_add(r.pool, mem::size_of::<ngx_pool_cleanup_file_t>());
+        if cln.is_null() {
+            beneath::close(fd);
+            return Err(status(NGX_HTTP_INTERNAL_SERVER_ERROR));
+        }
+        let clnf = (*cln).data.cast::<ngx_pool_cleanup_file_t>();
+        (*clnf).fd = fd;
+        (*clnf).name = path.data;
+        (*clnf).log = (*r.connection).log;
+        (*cln).handler = Some(ngx_pool_cleanup_file);
+    }
+    let st = match beneath::fstat(fd) {
+        Ok(st) => st,
+        Err(e) => {
+            let errno = e.raw_os_error().unwrap_or(0);
+            return Err(open_failed(r, clcf, errno, "fstat()", path));
+        }
+    };
+    let mut of = open_file_info(clcf);
+    of.fd = fd;
+    of.uniq = st.st_ino;
+    of.mtime = st.st_mtime;
+    of.size = st.st_size;
+    of.fs_size = st.st_blocks * 512;
+    let mode = st.st_mode & libc::S_IFMT;
+    of.set_is_file(u32::from(mode == libc::S_IFREG));
+    of.set_is_dir(u32::from(mode == libc::S_IFDIR));
+    if of.is_file() != 0 {
+        // SAFETY: fd is a regular file we own; both calls only set advisory flags on it.
+        unsafe {
+            if of.directio <= of.size && ngx_directio_on(fd) != -1 {
+                of.set_is_directio(1);
+            } else if of.read_ahead != 0 && of.size > MIN_READ_AHEAD {
+                ngx_read_ahead(fd, of.read_ahead);
+            }
+        }
+    }
+    Ok(of)
+}
+
+/// Copies NUL-terminated bytes into the request pool; the returned length excludes the NUL.
 fn copy_to_pool(r: &mut ngx_http_request_t, bytes_with_nul: &[u8]) -> Option<ngx_str_t> {
     // SAFETY: the pool lives as long as the request; we write exactly the allocated length.
     unsafe {
@@ -223,29 +328,32 @@ fn copy_to_pool(r: &mut ngx_http_request_t, bytes_with_nul: &[u8]) -> Option<ngx
         }
         ptr::copy_nonoverlapping(bytes_with_nul.as_ptr(), p, bytes_with_nul.len());
         Some(ngx_str_t {
-            len: bytes_with_nul.len() - 1,
+            len: bytes_with_nul.len().saturating_sub(1),
             data: p,
         })
     }
 }
 
-/// The real path of a symlinked file, NUL-terminated, if it stays inside the data directory.
-fn canonical_inside(path: &ngx_str_t, data_dir_len: usize) -> Option<Vec<u8>> {
-    let bytes = path.as_bytes();
-    let data_dir = Path::new(std::ffi::OsStr::from_bytes(bytes.get(..data_dir_len)?));
-    let real_dir = std::fs::canonicalize(data_dir).ok()?;
-    let real = std::fs::canonicalize(Path::new(std::ffi::OsStr::from_bytes(bytes))).ok()?;
+/// The real path of `path` (NUL-terminated on return) if it lies strictly inside `data_dir`;
+/// `Err(Some(errno))` when it cannot be resolved, `Err(None)` when it resolves outside.
+fn canonical_inside(data_dir: &[u8], path: &[u8]) -> Result<Vec<u8>, Option<i32>> {
+    let resolve = |p: &[u8]| {
+        std::fs::canonicalize(Path::new(std::ffi::OsStr::from_bytes(p)))
+            .map_err(|e| Some(e.raw_os_error().unwrap_or(libc::EIO)))
+    };
+    let real_dir = resolve(data_dir)?;
+    let real = resolve(path)?;
     if !real.starts_with(&real_dir) || real == real_dir {
-        return None;
+        return Err(None);
     }
     let mut out = real.as_os_str().as_bytes().to_vec();
     out.push(0);
-    Some(out)
+    Ok(out)
 }
 
-fn send_file(r: &mut ngx_http_request_t, path: ngx_str_t, of: &ngx_open_file_info_t) -> isize {
-    // SAFETY: every call below is nginx API used as the static module uses it, on a live request;
-    // buffers come from the request pool and stay valid until the request is finalized.
+fn send_file(r: &mut ngx_http_request_t, path: ngx_str_t, of: &ngx_open_file_info_t) -> Status {
+    // SAFETY: every call below is nginx API used as its static module uses it, on a live
+    // request; buffers come from the request pool and stay valid until the request is freed.
     unsafe {
         let rc = ngx_http_discard_request_body(r);
         if rc != NGX_OK as ngx_int_t {
@@ -258,22 +366,16 @@ fn send_file(r: &mut ngx_http_request_t, path: ngx_str_t, of: &ngx_open_file_inf
         if ngx_http_set_etag(r) != NGX_OK as ngx_int_t
             || ngx_http_set_content_type(r) != NGX_OK as ngx_int_t
         {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR as isize;
+            return status(NGX_HTTP_INTERNAL_SERVER_ERROR);
         }
         r.set_allow_ranges(1);
 
-        // Allocate before sending the header: after it, an allocation failure cannot be reported.
+        // Allocate before sending the header: after it, a failure could not be reported.
         let b = ngx_pcalloc(r.pool, mem::size_of::<ngx_buf_t>()).cast::<ngx_buf_t>();
-        if b.is_null() {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR as isize;
-        }
         let file = ngx_pcalloc(r.pool, mem::size_of::<ngx_file_t>()).cast::<ngx_file_t>();
-        if file.is_null() {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR as isize;
-        }
         let out = ngx_pcalloc(r.pool, mem::size_of::<ngx_chain_t>()).cast::<ngx_chain_t>();
-        if out.is_null() {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR as isize;
+        if b.is_null() || file.is_null() || out.is_null() {
+            return status(NGX_HTTP_INTERNAL_SERVER_ERROR);
         }
 
         let rc = ngx_http_send_header(r);

@@ -5,6 +5,7 @@
 //! static machinery (open file cache, sendfile, range and not-modified filters, `types`).
 //! URL validation is delegated to `fdfs-proto`; this crate only wires nginx.
 
+mod beneath;
 mod conf;
 mod handler;
 

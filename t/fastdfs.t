@@ -295,24 +295,42 @@ resolves outside the store path, refused
 
 
 
-=== TEST 26: a sub-directory symlinked out of the store is not followed
+=== TEST 26: a sub-directory symlinked out of the store is refused
 --- request
 GET /group1/M00/0A/FF/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt
---- error_code: 404
+--- error_code: 403
 --- response_body_unlike
 outside the store
 
 
 
-=== TEST 27: a symlink to another file of the same store is served (FastDFS links)
---- request
-GET /group1/M00/00/02/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt
---- response_body
-hello fastdfs
+=== TEST 27: symlinks to another file of the same store are served (relative, and absolute as FastDFS makes them)
+--- request eval
+["GET /group1/M00/00/02/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt", "GET /group1/M00/00/04/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt"]
+--- response_body eval
+["hello fastdfs\n", "hello fastdfs\n"]
 
 
 
-=== TEST 28: without the group in the URL, /M00/... is served
+=== TEST 28: the same symlink rules hold with the open file cache on
+--- config
+    open_file_cache max=100;
+    fastdfs_group group1;
+    fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE;
+    fastdfs_url_have_group_name on;
+    location /group1/ {
+        ngx_fastdfs_module;
+    }
+--- request eval
+["GET /group1/M00/00/01/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt", "GET /group1/M00/0A/FF/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt", "GET /group1/M00/00/02/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt", "GET /group1/M00/00/03/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt", "GET /group1/M00/00/04/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt"]
+--- error_code eval
+[403, 403, 200, 404, 200]
+--- response_body_unlike
+outside the store
+
+
+
+=== TEST 29: without the group in the URL, /M00/... is served
 --- config
     fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE;
     location /M00/ {
@@ -325,7 +343,7 @@ hello fastdfs
 
 
 
-=== TEST 29: without url_have_group_name, a group in the URL is a bad name
+=== TEST 30: without url_have_group_name, a group in the URL is a bad name
 --- config
     fastdfs_group group1;
     fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE;
@@ -338,7 +356,7 @@ GET /group1/M00/00/00/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt
 
 
 
-=== TEST 30: Content-Type comes from nginx's types by extension
+=== TEST 31: Content-Type comes from nginx's types by extension
 --- config
     types {
         image/jpeg jpg;
@@ -360,7 +378,7 @@ A
 
 
 
-=== TEST 31: slave and appender files are served like any other
+=== TEST 32: slave and appender files are served like any other
 --- request eval
 ["GET /group1/M00/00/00/fwAAAWsCHZuAMVXIAAAoAA3re24207_big.bin", "GET /group1/M00/00/00/fwAAAWsCHZqEZp4aAAAAAA_-AcM075.log"]
 --- response_headers eval
@@ -368,7 +386,7 @@ A
 
 
 
-=== TEST 32: open_file_cache keeps serving the same bytes
+=== TEST 33: open_file_cache keeps serving the same bytes
 --- config
     open_file_cache max=100 inactive=20s;
     open_file_cache_valid 30s;
