@@ -120,7 +120,7 @@ sub cleanup {
     }
 }
 
-END { cleanup() }
+END { local $?; cleanup() }
 
 sub run_tests {
     $ENV{TEST_NGINX_SERVER_PORT} = $ServerPort unless defined $ENV{TEST_NGINX_SERVER_PORT};

@@ -232,7 +232,7 @@ sub check_logs {
     $offset->{error} += length $data unless $s->{accum_error_log};
     my @lines = split /\n/, $data;
 
-    my $mentioned = join "\n", map { ref $_ ? "@$_" : $_ } grep { defined }
+    my $mentioned = join "\n", map { ref $_ eq "ARRAY" ? "@$_" : "$_" } grep { defined }
         map { $b->can_get($_) } qw(error_log no_error_log grep_error_log);
     for my $line (@lines) {
         Test::More::fail("$name - nginx assertion failure in error.log: $line")

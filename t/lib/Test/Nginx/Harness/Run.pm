@@ -71,7 +71,7 @@ sub run_block {
         if defined $block->can_get('shutdown_error_log');
 
     if (_failures() > $fails_before) {
-        my @tail = tail_lines(slurp($srv->error_log), 30, sub { $_[0] !~ /\[debug\]/ });
+        my @tail = tail_lines(slurp($srv->error_log), 30, \&Test::Nginx::Harness::Util::non_debug_line);
         Test::More::diag("$name: nginx error.log (" . $srv->error_log
             . "), last non-debug lines:\n" . join("\n", map { "  $_" } @tail));
     }

@@ -218,7 +218,7 @@ sub start {
             next;
         }
         my $log = slurp($self->error_log) // '';
-        my @tail = tail_lines($log, 20, sub { $_[0] !~ /\[debug\]/ });
+        my @tail = tail_lines($log, 20, \&Test::Nginx::Harness::Util::non_debug_line);
         die "Failed to start nginx ($self->{binary}):\n$err"
             . (@tail ? "error.log tail:\n" . join("\n", @tail) . "\n" : '');
     }

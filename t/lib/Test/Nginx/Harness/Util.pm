@@ -78,6 +78,10 @@ sub spew {
     close $fh or die "Cannot write $path: $!\n";
 }
 
+# A log line of level info or above; debug lines and their multi-line
+# continuations (request header dumps) are noise in a failure report.
+sub non_debug_line { $_[0] =~ m{^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(?!debug\])} }
+
 # Last $n lines of $text for which $keep returns true.
 sub tail_lines {
     my ($text, $n, $keep) = @_;
