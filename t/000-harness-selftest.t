@@ -66,6 +66,22 @@ my @cases = (
         exit => 0, tests => 12, plan => 12,
         count => { 'TEST 1: one - status code ok' => 2, 'TEST 2: two - pattern "second"' => 2 },
     },
+    features => {
+        env => { TEST_NGINX_FORCE_RESTART_ON_TEST => 0 },
+        exit => 0, tests => 27,
+        ok => [
+            'TEST 1: .* - grep_error_log_out \\(repeated req 1\\)',
+            'TEST 2: .* - pattern "GET /pre\\?round" matches a line in error.log \\(repeated req 1\\)',
+            'TEST 3: .* - pattern ""GET /e HTTP/1.1" 200" matches a line in access.log',
+            'TEST 3: .* - pattern "/pre" does not match a line in access.log',
+            'TEST 6: .* - pattern "\\(SIGQUIT\\) received" matches a line in shutdown error.log',
+            'TEST 7: LAST ends the file - status code ok',
+        ],
+        output => [qr/^ok \d+ # skip .*TEST 5: .* - nginx version \d+\.\d+\.\d+ > 1\.0\.0\n.*\n.*TEST 6/m],
+        never => [qr/TEST [48]: /],
+    },
+    master => { exit => 0, tests => 8 },
+    only => { exit => 0, tests => 2, output => [qr/I found ONLY/], never => [qr/TEST 1: /] },
     order => {
         exit => 0, tests => 5,
         ok => ['TEST 2: without config - pattern "first-block" matches a line in error.log'],
@@ -146,6 +162,9 @@ sub check_case {
     while (my ($prefix, $n) = each %{ $want->{at_least} || {} }) {
         my $got = grep { index($_->[1], $prefix) == 0 } @names;
         cmp_ok($got, '>=', $n, "$ctx at least $n assertions for '$prefix'");
+    }
+    for my $re (@{ $want->{never} || [] }) {
+        ok(!grep({ $_->[1] =~ $re } @names), "$ctx no assertion named like $re");
     }
     like($out, $_, "$ctx output matches $_") for @{ $want->{output} || [] };
     if ($want->{conf}) {

@@ -122,6 +122,15 @@ sub cleanup {
 
 END { local $?; cleanup() }
 
+# A write to a socket nginx already closed (early 413, abort tests) must be
+# an EPIPE error, not the death of the test process with nginx left behind.
+$SIG{PIPE} = 'IGNORE';
+# Ctrl-C during a run still stops the daemonized nginx (via END).
+for my $sig (qw(INT TERM HUP)) {
+    $SIG{$sig} = sub { print STDERR "\nTest::Nginx::Socket: caught SIG$sig, stopping nginx\n"; exit 130 }
+        if !defined $SIG{$sig} || $SIG{$sig} eq '' || $SIG{$sig} eq 'DEFAULT';
+}
+
 sub run_tests {
     $ENV{TEST_NGINX_SERVER_PORT} = $ServerPort unless defined $ENV{TEST_NGINX_SERVER_PORT};
     $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;

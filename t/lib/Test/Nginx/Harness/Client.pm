@@ -150,7 +150,8 @@ sub _excerpt {
 # Splits a raw byte stream into responses. @$is_head says, per expected
 # response, whether its request was HEAD. Each result is a hashref:
 # raw_headers, code ('' when nothing arrived), res (HTTP::Response), body,
-# warnings [..], errors [..] (errors are failed assertions).
+# warnings [..], errors [..] (errors are failed assertions). Bytes after the
+# last expected response become a warning on it.
 sub parse_responses {
     my ($raw, $count, $is_head) = @_;
     my @out;
@@ -159,6 +160,8 @@ sub parse_responses {
         push @out, $r;
         $raw = $rest;
     }
+    push @{ $out[-1]{warnings} }, length($raw) . " extra bytes after the response: " . _excerpt($raw)
+        if @out && length $raw;
     return @out;
 }
 

@@ -233,6 +233,7 @@ sub _start_once {
     unlink $self->pid_file;
     my $child = fork // die "fork failed: $!\n";
     if (!$child) {
+        $SIG{PIPE} = 'DEFAULT';
         open STDOUT, '>', '/dev/null';
         open STDERR, '>', $stderr_file;
         exec { $cmd[0] } @cmd or do { print STDERR "exec $cmd[0]: $!\n"; POSIX::_exit(127) };
