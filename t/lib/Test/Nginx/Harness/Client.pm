@@ -1,0 +1,215 @@
+package Test::Nginx::Harness::Client;
+
+# The HTTP client side: request bytes exactly as Test::Nginx::Socket builds
+# them (spec 5.4), a raw TCP exchange, and response parsing (spec 5.5).
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use Errno qw(EAGAIN EINTR EWOULDBLOCK);
+use HTTP::Response ();
+use IO::Select ();
+use IO::Socket::INET ();
+use Time::HiRes qw(sleep time);
+
+our @EXPORT_OK = qw(
+  build_request parse_more_headers exchange parse_responses dechunk
+);
+
+# more_headers text -> list of [key, value]; blank and '#' lines dropped.
+sub parse_more_headers {
+    my $text = shift // '';
+    my @h;
+    for my $line (split /\n/, $text) {
+        $line =~ s/\r$//;
+        next if $line !~ /\S/ || $line =~ /^\s*#/;
+        my ($k, $v) = split /:\s*/, $line, 2;
+        $k =~ s/^\s+|\s+$//g;
+        $v //= '';
+        $v =~ s/\s+$//;
+        push @h, [$k, $v];
+    }
+    return @h;
+}
+
+# Returns (bytes, method). Dies (caller bails out) on a malformed first line.
+# %opt: keepalive => 1 sends "Connection: keep-alive" (pipelining).
+sub build_request {
+    my ($text, $more_headers, %opt) = @_;
+    $text //= '';
+    1 while $text =~ s/^\s+// || $text =~ s/^#[^\n]*(?:\n|\z)//;
+    my ($first, $body) = split /\n/, $text, 2;
+    $first //= '';
+    $body //= '';
+    $first =~ s/\r$//;
+    my @tok = split ' ', $first;
+    die "Bad request line: '$first' (want METHOD [URI [VERSION]])\n" if @tok < 1 || @tok > 3;
+    my ($method, $uri, $version) = ($tok[0], $tok[1] // '/', $tok[2] // 'HTTP/1.1');
+
+    my $mh = $more_headers // '';
+    my @extra = parse_more_headers($mh);
+    my $req = "$method $uri $version\r\n";
+    $req .= "Host: localhost\r\n" unless grep { lc $_->[0] eq 'host' } @extra;
+    unless ($mh =~ /^\s*connection/mi) {
+        $req .= $opt{keepalive} ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+    }
+    $req .= "$_->[0]: $_->[1]\r\n" for @extra;
+    my $chunked = grep { lc $_->[0] eq 'transfer-encoding' && $_->[1] =~ /chunked/i } @extra;
+    # Deliberately case-sensitive, as in Test::Nginx::Socket.
+    my $has_len = $mh =~ /^\s*Content-Length\s*:/m;
+    if (!$chunked && !$has_len && $body ne '') {
+        $body =~ s/^\s+|\s+$//g;
+        $req .= "Content-Length: " . length($body) . "\r\n";
+    }
+    return ("$req\r\n$body", $method);
+}
+
+# Sends $packets (arrayref of strings or {value, delay_before}) on a fresh
+# connection, reads until the peer closes or $timeout seconds pass.
+# Returns { raw, timed_out, error }.
+sub exchange {
+    my (%a) = @_;
+    my $sock;
+    my $tries = $a{connect_retries} // 50;
+    for my $i (1 .. $tries) {
+        $sock = IO::Socket::INET->new(
+            PeerAddr => $a{host} // '127.0.0.1', PeerPort => $a{port},
+            Proto => 'tcp', Timeout => $a{timeout},
+        );
+        last if $sock;
+        sleep($a{retry_sleep} // 0.015) if $i < $tries;
+    }
+    return { raw => '', error => "failed to connect to $a{port}: $!" } unless $sock;
+    binmode $sock;
+    my $deadline = time + $a{timeout};
+    my $sel = IO::Select->new($sock);
+    for my $p (@{ $a{packets} }) {
+        my ($data, $delay) = ref $p eq 'HASH' ? ($p->{value}, $p->{delay_before}) : ($p, 0);
+        sleep $delay if $delay;
+        my $off = 0;
+        while ($off < length $data) {
+            my $left = $deadline - time;
+            return { raw => '', timed_out => 1, error => 'send timed out' }
+                if $left <= 0 || !$sel->can_write($left);
+            my $n = syswrite $sock, $data, length($data) - $off, $off;
+            if (!defined $n) {
+                next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
+                last;    # the server may answer and close early (e.g. 413)
+            }
+            $off += $n;
+        }
+    }
+    my $raw = '';
+    while (1) {
+        my $left = $deadline - time;
+        if ($left <= 0 || !$sel->can_read($left)) {
+            close $sock;
+            return { raw => $raw, timed_out => 1 };
+        }
+        my $n = sysread $sock, $raw, 65536, length $raw;
+        if (!defined $n) {
+            next if $! == EINTR || $! == EAGAIN;
+            my $err = "$!";
+            close $sock;
+            return { raw => $raw, error => "read error: $err" };
+        }
+        last if $n == 0;
+    }
+    close $sock;
+    return { raw => $raw };
+}
+
+# Decodes a chunked body. Returns ($body, $rest, $error).
+sub dechunk {
+    my $buf = shift;
+    my $out = '';
+    while (1) {
+        $buf =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//
+            or return ($out, $buf, 'bad chunk size line: ' . _excerpt($buf));
+        my $size = hex $1;
+        if ($size == 0) {
+            # optional trailers, then the final CRLF
+            $buf =~ s/^(?:[^\r\n]+\r\n)*\r\n//
+                or return ($out, $buf, 'missing final CRLF after the last chunk');
+            return ($out, $buf, undef);
+        }
+        return ($out . $buf, '', "truncated chunk: want $size bytes, have " . length($buf))
+            if length($buf) < $size + 2;
+        $out .= substr($buf, 0, $size, '');
+        $buf =~ s/^\r\n// or return ($out, $buf, 'chunk data not followed by CRLF');
+    }
+}
+
+sub _excerpt {
+    my $s = substr(shift, 0, 40);
+    $s =~ s/([^\x20-\x7e])/sprintf '\\x%02x', ord $1/ge;
+    return "\"$s\"";
+}
+
+# Splits a raw byte stream into responses. @$is_head says, per expected
+# response, whether its request was HEAD. Each result is a hashref:
+# raw_headers, code ('' when nothing arrived), res (HTTP::Response), body,
+# warnings [..], errors [..] (errors are failed assertions). Bytes after the
+# last expected response become a warning on it.
+sub parse_responses {
+    my ($raw, $count, $is_head) = @_;
+    my @out;
+    for my $i (0 .. $count - 1) {
+        my ($r, $rest) = _parse_one($raw, $is_head->[$i]);
+        push @out, $r;
+        $raw = $rest;
+    }
+    push @{ $out[-1]{warnings} }, length($raw) . " extra bytes after the response: " . _excerpt($raw)
+        if @out && length $raw;
+    return @out;
+}
+
+sub _parse_one {
+    my ($raw, $is_head) = @_;
+    my $r = { raw_headers => '', code => '', body => '', warnings => [], errors => [] };
+    my ($head, $rest);
+    if ($raw =~ /\A(.*?\r\n)\r\n/s) {
+        $head = $1;
+        $rest = substr $raw, length($head) + 2;
+    } elsif ($raw ne '') {
+        push @{ $r->{warnings} }, 'incomplete response headers: ' . _excerpt($raw);
+        ($head, $rest) = ($raw, '');
+    } else {
+        $r->{res} = HTTP::Response->new('', '');
+        return ($r, '');
+    }
+    $r->{raw_headers} = $head;
+    my $res = HTTP::Response->parse($head);
+    $r->{res} = $res;
+    $r->{code} = defined $res->code ? $res->code : '';
+    my $code = $r->{code};
+
+    if ($is_head || $code eq '304' || $code eq '101') {
+        $r->{body} = '';
+        return ($r, $rest);
+    }
+    my $te = $res->header('Transfer-Encoding') // '';
+    my $len = $res->header('Content-Length');
+    if ($te =~ /chunked/i) {
+        my ($body, $after, $err) = dechunk($rest);
+        $r->{body} = $body;
+        push @{ $r->{errors} }, "invalid chunked body received: $err" if $err;
+        return ($r, $after);
+    }
+    if (defined $len && $len =~ /^\s*(\d+)\s*$/) {
+        $len = $1;
+        if (length($rest) < $len) {
+            push @{ $r->{warnings} },
+                "client received a truncated body: want $len bytes, got " . length($rest);
+            $r->{body} = $rest;
+            return ($r, '');
+        }
+        $r->{body} = substr $rest, 0, $len;
+        return ($r, substr($rest, $len));
+    }
+    $r->{body} = $rest;
+    return ($r, '');
+}
+
+1;
