@@ -7,6 +7,7 @@
 //!   content is never buffered.
 //! - [`fileid`]: FastDFS file IDs (strict validator for URLs, decoder, encoder).
 //! - [`token`]: fastdfs-nginx-module anti-steal tokens, with the expiry rule made explicit.
+//! - [`memcached`]: the memcached text and meta protocol, server and client side.
 //!
 //! IP fields in responses come in two widths ([`IpWidth`]): encoders take the configured width,
 //! decoders accept both by body length, as the C client does.
@@ -16,6 +17,7 @@ pub mod cmd;
 pub mod common;
 pub mod fileid;
 pub mod frame;
+pub mod memcached;
 pub mod status;
 pub mod storage;
 pub mod token;
