@@ -10,6 +10,7 @@ use ngx::ffi::{
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 use ngx::ngx_conf_log_error;
 
+use crate::token::TokenConf;
 use crate::{beneath, handler};
 
 /// Highest store path index a FastDFS name can carry (`M%02X`).
@@ -24,6 +25,7 @@ pub struct LocConf {
     /// Index `i` is store path `M<i>`.
     pub data_dirs: Option<Vec<Option<DataDir>>>,
     pub url_have_group_name: Option<bool>,
+    pub token: TokenConf,
 }
 
 /// `<store_path>/data` of one store path.
@@ -50,14 +52,14 @@ impl LocConf {
 ///
 /// # Safety
 /// `cf` must be the valid `ngx_conf_t` nginx passes to a directive handler.
-unsafe fn args<'a>(cf: *mut ngx_conf_t) -> &'a [ngx_str_t] {
+pub unsafe fn args<'a>(cf: *mut ngx_conf_t) -> &'a [ngx_str_t] {
     // SAFETY: during a directive callback `cf->args` is a valid array of ngx_str_t.
     unsafe { (*(*cf).args).as_slice() }
 }
 
 /// # Safety
 /// `conf` must point to the `LocConf` nginx allocated for this level.
-unsafe fn loc_conf<'a>(conf: *mut c_void) -> &'a mut LocConf {
+pub unsafe fn loc_conf<'a>(conf: *mut c_void) -> &'a mut LocConf {
     // SAFETY: nginx passes the pointer returned by our create_loc_conf for NGX_HTTP_LOC_CONF_OFFSET.
     unsafe { &mut *conf.cast::<LocConf>() }
 }
@@ -206,12 +208,23 @@ pub unsafe extern "C" fn set_url_have_group_name(
     conf: *mut c_void,
 ) -> *mut c_char {
     // SAFETY: called by nginx with valid pointers for this directive.
-    let (lc, args) = unsafe { (loc_conf(conf), args(cf)) };
-    if lc.url_have_group_name.is_some() {
+    let lc = unsafe { loc_conf(conf) };
+    // SAFETY: as above.
+    unsafe { set_flag(cf, &mut lc.url_have_group_name) }
+}
+
+/// Parses an `on|off` argument into `slot`, refusing a second occurrence.
+///
+/// # Safety
+/// `cf` must be the valid `ngx_conf_t` of a directive callback taking one argument.
+pub unsafe fn set_flag(cf: *mut ngx_conf_t, slot: &mut Option<bool>) -> *mut c_char {
+    if slot.is_some() {
         return c"is duplicate".as_ptr().cast_mut();
     }
+    // SAFETY: guaranteed by the caller.
+    let args = unsafe { args(cf) };
     let value = args[1].as_bytes();
-    lc.url_have_group_name = Some(if value.eq_ignore_ascii_case(b"on") {
+    *slot = Some(if value.eq_ignore_ascii_case(b"on") {
         true
     } else if value.eq_ignore_ascii_case(b"off") {
         false
@@ -219,7 +232,8 @@ pub unsafe extern "C" fn set_url_have_group_name(
         ngx_conf_log_error!(
             NGX_LOG_EMERG,
             cf,
-            "fastdfs_url_have_group_name: \"{}\" is neither \"on\" nor \"off\"",
+            "{}: \"{}\" is neither \"on\" nor \"off\"",
+            args[0],
             args[1]
         );
         return NGX_CONF_ERROR;
@@ -244,6 +258,11 @@ pub unsafe extern "C" fn merge_loc_conf(
     }
     if lc.url_have_group_name.is_none() {
         lc.url_have_group_name = prev.url_have_group_name;
+    }
+    lc.token.merge(&prev.token);
+    if let Err(msg) = lc.token.validate() {
+        ngx_conf_log_error!(NGX_LOG_EMERG, cf, "{}", msg);
+        return NGX_CONF_ERROR;
     }
     if lc.enabled {
         if lc.data_dirs.is_none() {

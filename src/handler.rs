@@ -22,9 +22,9 @@ use ngx::ffi::{
 };
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 
-use crate::beneath;
 use crate::conf::{DataDir, LocConf};
 use crate::Module;
+use crate::{beneath, token};
 
 /// nginx's `NGX_MIN_READ_AHEAD`: below this size read-ahead hints are not worth a syscall.
 const MIN_READ_AHEAD: i64 = 128 * 1024;
@@ -42,6 +42,8 @@ struct Target<'c> {
     rel: Vec<u8>,
     /// `<data dir>/HH/HH/<name>` + NUL.
     full: Vec<u8>,
+    /// `Mxx/HH/HH/<name>`: what tokens are computed over.
+    logical: String,
 }
 
 /// Maps a decoded URI to its file, or to the status that refuses it (logged here).
@@ -93,6 +95,7 @@ fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, St
         data_dir,
         rel,
         full,
+        logical: id.logical_name.to_owned(),
     })
 }
 
@@ -131,6 +134,18 @@ fn serve(r: &mut ngx_http_request_t) -> Status {
         Ok(t) => t,
         Err(s) => return s,
     };
+    if let Err(why) = token::check(r, &lc.token, &target.logical) {
+        log(
+            r,
+            NGX_LOG_INFO,
+            0,
+            &format!("fastdfs: token check failed: {why}"),
+        );
+        return match &lc.token.fail_file {
+            Some(fail_file) => send_fail_file(r, clcf, fail_file),
+            None => status(NGX_HTTP_FORBIDDEN),
+        };
+    }
     let (of, path) = match open_target(r, clcf, &target) {
         Ok(opened) => opened,
         Err(s) => return s,
@@ -141,6 +156,35 @@ fn serve(r: &mut ngx_http_request_t) -> Status {
         log(r, NGX_LOG_ERR, 0, &msg);
         return status(NGX_HTTP_NOT_FOUND);
     }
+    send_file(r, path, &of)
+}
+
+/// Answers a refused token with the configured file and 200, as fastdfs-nginx-module does; its
+/// Content-Type follows the file's own extension.
+fn send_fail_file(
+    r: &mut ngx_http_request_t,
+    clcf: &ngx_http_core_loc_conf_t,
+    fail_file: &[u8],
+) -> Status {
+    let Some(mut path) = copy_to_pool(r, fail_file) else {
+        return status(NGX_HTTP_INTERNAL_SERVER_ERROR);
+    };
+    let mut of = open_file_info(clcf);
+    of.set_disable_symlinks(0);
+    if !open_cached(r, clcf, &mut path, &mut of) {
+        return open_failed(r, clcf, of.err, "open()", &path)
+            .max(status(NGX_HTTP_INTERNAL_SERVER_ERROR));
+    }
+    let bytes = path.as_bytes();
+    let name_start = bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    r.exten = match bytes[name_start..].iter().rposition(|&b| b == b'.') {
+        Some(dot) => ngx_str_t {
+            len: bytes.len() - (name_start + dot + 1),
+            // SAFETY: the offset stays inside the pool copy of the path.
+            data: unsafe { path.data.add(name_start + dot + 1) },
+        },
+        None => ngx_str_t::default(),
+    };
     send_file(r, path, &of)
 }
 

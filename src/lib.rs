@@ -8,6 +8,7 @@
 mod beneath;
 mod conf;
 mod handler;
+mod token;
 
 use std::ffi::c_char;
 use std::ptr;
@@ -56,7 +57,7 @@ const fn command(
     }
 }
 
-static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 5] = [
+static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 11] = [
     command(
         ngx_string!("ngx_fastdfs_module"),
         NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
@@ -76,6 +77,36 @@ static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 5] = [
         ngx_string!("fastdfs_url_have_group_name"),
         ANY_LEVEL | NGX_CONF_FLAG,
         conf::set_url_have_group_name,
+    ),
+    command(
+        ngx_string!("fastdfs_token"),
+        ANY_LEVEL | NGX_CONF_FLAG,
+        token::set_token,
+    ),
+    command(
+        ngx_string!("fastdfs_token_secret"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        token::set_secret,
+    ),
+    command(
+        ngx_string!("fastdfs_token_ttl"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        token::set_ttl,
+    ),
+    command(
+        ngx_string!("fastdfs_token_never_expire"),
+        ANY_LEVEL | NGX_CONF_FLAG,
+        token::set_never_expire,
+    ),
+    command(
+        ngx_string!("fastdfs_token_fail_file"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        token::set_fail_file,
+    ),
+    command(
+        ngx_string!("fastdfs_token_bypass_header"),
+        ANY_LEVEL | NGX_CONF_TAKE2,
+        token::set_bypass_header,
     ),
     ngx_command_t::empty(),
 ];

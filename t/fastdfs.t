@@ -179,10 +179,10 @@ hello fastdfs
 
 === TEST 13: a valid but absent file is 404 and logged like the static module
 --- request
-GET /group1/M00/00/00/eSosZVfrMy2ADEcxAADS9IecoKQ527.jpg
+GET /group1/M00/00/00/rBIK6VcaP0aARXXvAAHrUgHEviQ394.jpg
 --- error_code: 404
 --- error_log
-eSosZVfrMy2ADEcxAADS9IecoKQ527.jpg" failed (2: No such file or directory)
+rBIK6VcaP0aARXXvAAHrUgHEviQ394.jpg" failed (2: No such file or directory)
 
 
 
