@@ -22,8 +22,8 @@ pub struct LocConf {
     /// `ngx_fastdfs_module;` appears in this very location.
     pub enabled: bool,
     pub group: Option<String>,
-    /// Index `i` is store path `M<i>`.
-    pub data_dirs: Option<Vec<Option<DataDir>>>,
+    /// The store paths of each local group.
+    pub stores: Option<Vec<GroupStore>>,
     pub url_have_group_name: Option<bool>,
     pub token: TokenConf,
 }
@@ -38,9 +38,43 @@ pub struct DataDir {
     pub fd: Option<RawFd>,
 }
 
-impl LocConf {
+/// The store paths of one group served from this host.
+#[derive(Debug, Clone)]
+pub struct GroupStore {
+    /// `None`: the level's `fastdfs_group`.
+    pub group: Option<String>,
+    /// Index `i` is store path `M<i>`.
+    pub dirs: Vec<Option<DataDir>>,
+}
+
+impl GroupStore {
     pub fn data_dir(&self, index: u8) -> Option<&DataDir> {
-        self.data_dirs.as_ref()?.get(usize::from(index))?.as_ref()
+        self.dirs.get(usize::from(index))?.as_ref()
+    }
+}
+
+impl LocConf {
+    fn group_of<'a>(&'a self, store: &'a GroupStore) -> Option<&'a str> {
+        store.group.as_deref().or(self.group.as_deref())
+    }
+
+    /// The local store of `url_group`, or of the default group when the URL carries none.
+    pub fn store_for(&self, url_group: Option<&str>) -> Option<&GroupStore> {
+        let stores = self.stores.as_ref()?;
+        match url_group {
+            Some(g) => stores.iter().find(|s| self.group_of(s) == Some(g)),
+            None => stores
+                .iter()
+                .find(|s| s.group.is_none() || s.group == self.group)
+                .or_else(|| stores.first()),
+        }
+    }
+
+    /// Names of the groups stored here, for messages.
+    pub fn local_groups(&self) -> String {
+        let stores = self.stores.as_deref().unwrap_or_default();
+        let names: Vec<&str> = stores.iter().filter_map(|s| self.group_of(s)).collect();
+        names.join(", ")
     }
 
     pub fn url_have_group_name(&self) -> bool {
@@ -118,7 +152,24 @@ pub unsafe extern "C" fn set_store_path(
     conf: *mut c_void,
 ) -> *mut c_char {
     // SAFETY: called by nginx with valid pointers for this directive.
-    let (lc, args) = unsafe { (loc_conf(conf), args(cf)) };
+    let (lc, all_args) = unsafe { (loc_conf(conf), args(cf)) };
+    // `fastdfs_store_path [GROUP] INDEX PATH`: keep args[1] = INDEX, args[2] = PATH.
+    let (group, args) = if all_args.len() == 4 {
+        let Some(name) = arg_str(&all_args[1])
+            .filter(|n| fdfs_proto::fileid::validate_group_name(n.as_bytes()).is_ok())
+        else {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "fastdfs_store_path: invalid group name \"{}\"",
+                all_args[1]
+            );
+            return NGX_CONF_ERROR;
+        };
+        (Some(name.to_owned()), &all_args[1..])
+    } else {
+        (None, all_args)
+    };
     let index = match arg_str(&args[1]).and_then(|s| s.parse::<usize>().ok()) {
         Some(i) if i <= MAX_STORE_PATH_INDEX => i,
         _ => {
@@ -149,7 +200,18 @@ pub unsafe extern "C" fn set_store_path(
     let mut data_dir = trimmed.to_vec();
     data_dir.extend_from_slice(b"/data");
 
-    let dirs = lc.data_dirs.get_or_insert_with(Vec::new);
+    let stores = lc.stores.get_or_insert_with(Vec::new);
+    let store_at = match stores.iter().position(|s| s.group == group) {
+        Some(i) => i,
+        None => {
+            stores.push(GroupStore {
+                group,
+                dirs: Vec::new(),
+            });
+            stores.len() - 1
+        }
+    };
+    let dirs = &mut stores[store_at].dirs;
     if dirs.len() <= index {
         dirs.resize(index + 1, None);
     }
@@ -253,8 +315,8 @@ pub unsafe extern "C" fn merge_loc_conf(
     if lc.group.is_none() {
         lc.group.clone_from(&prev.group);
     }
-    if lc.data_dirs.is_none() {
-        lc.data_dirs.clone_from(&prev.data_dirs);
+    if lc.stores.is_none() {
+        lc.stores.clone_from(&prev.stores);
     }
     if lc.url_have_group_name.is_none() {
         lc.url_have_group_name = prev.url_have_group_name;
@@ -265,7 +327,7 @@ pub unsafe extern "C" fn merge_loc_conf(
         return NGX_CONF_ERROR;
     }
     if lc.enabled {
-        if lc.data_dirs.is_none() {
+        if lc.stores.is_none() {
             ngx_conf_log_error!(
                 NGX_LOG_EMERG,
                 cf,
@@ -273,7 +335,8 @@ pub unsafe extern "C" fn merge_loc_conf(
             );
             return NGX_CONF_ERROR;
         }
-        if lc.url_have_group_name() && lc.group.is_none() {
+        let stores = lc.stores.as_deref().unwrap_or_default();
+        if lc.url_have_group_name() && stores.iter().any(|s| lc.group_of(s).is_none()) {
             ngx_conf_log_error!(
                 NGX_LOG_EMERG,
                 cf,

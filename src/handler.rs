@@ -67,14 +67,15 @@ fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, St
             return Err(status(NGX_HTTP_BAD_REQUEST));
         }
     };
-    if let (Some(url_group), Some(own)) = (id.group, lc.group.as_deref()) {
-        if url_group != own {
-            let msg = format!("fastdfs: URI is for another group than \"{own}\"");
-            log(r, NGX_LOG_INFO, 0, &msg);
-            return Err(status(NGX_HTTP_NOT_FOUND));
-        }
-    }
-    let Some(data_dir) = lc.data_dir(id.store_path_index) else {
+    let Some(store) = lc.store_for(id.group) else {
+        let msg = format!(
+            "fastdfs: URI is for another group than \"{}\"",
+            lc.local_groups()
+        );
+        log(r, NGX_LOG_INFO, 0, &msg);
+        return Err(status(NGX_HTTP_NOT_FOUND));
+    };
+    let Some(data_dir) = store.data_dir(id.store_path_index) else {
         let mut msg = String::new();
         let _ = write!(
             msg,

@@ -15,7 +15,7 @@ use std::ptr;
 
 use ngx::ffi::{
     ngx_command_t, ngx_http_module_t, ngx_module_t, ngx_uint_t, NGX_CONF_FLAG, NGX_CONF_NOARGS,
-    NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET,
+    NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_CONF_TAKE23, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET,
     NGX_HTTP_MAIN_CONF, NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF,
 };
 use ngx::http::{HttpModule, HttpModuleLocationConf};
@@ -70,7 +70,7 @@ static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 11] = [
     ),
     command(
         ngx_string!("fastdfs_store_path"),
-        ANY_LEVEL | NGX_CONF_TAKE2,
+        ANY_LEVEL | NGX_CONF_TAKE23,
         conf::set_store_path,
     ),
     command(

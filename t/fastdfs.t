@@ -400,3 +400,23 @@ A
 ["GET /group1/M00/00/00/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt", "GET /group1/M00/00/00/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt"]
 --- response_body eval
 ["hello fastdfs\n", "hello fastdfs\n"]
+
+
+
+=== TEST 34: several store paths and several groups on one nginx
+--- config
+    fastdfs_group group1;
+    fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE;
+    fastdfs_store_path 1 $TEST_NGINX_FDFS_STORE-m01;
+    fastdfs_store_path group2 0 $TEST_NGINX_FDFS_STORE-group2;
+    fastdfs_url_have_group_name on;
+    location ~ ^/group[0-9]+/ {
+        ngx_fastdfs_module;
+    }
+--- request eval
+["GET /group1/M00/00/00/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt", "GET /group1/M01/00/00/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt", "GET /group2/M00/00/00/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt", "GET /group3/M00/00/00/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt", "GET /group2/M01/00/00/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt"]
+--- error_code eval
+[200, 200, 200, 404, 400]
+--- response_body eval
+["hello fastdfs\n", "hello M01\n", "hello group2\n", qr/404 Not Found/, qr/400 Bad Request/]
+
