@@ -26,6 +26,9 @@ pub struct LocConf {
     pub stores: Option<Vec<GroupStore>>,
     pub url_have_group_name: Option<bool>,
     pub token: TokenConf,
+    pub flv: Option<bool>,
+    /// Without the dot; `flv` by default.
+    pub flv_extension: Option<Vec<u8>>,
 }
 
 /// `<store_path>/data` of one store path.
@@ -275,6 +278,42 @@ pub unsafe extern "C" fn set_url_have_group_name(
     unsafe { set_flag(cf, &mut lc.url_have_group_name) }
 }
 
+pub unsafe extern "C" fn set_flv(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: called by nginx with valid pointers for this directive.
+    let lc = unsafe { loc_conf(conf) };
+    // SAFETY: as above.
+    unsafe { set_flag(cf, &mut lc.flv) }
+}
+
+pub unsafe extern "C" fn set_flv_extension(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: called by nginx with valid pointers for this directive.
+    let (lc, args) = unsafe { (loc_conf(conf), args(cf)) };
+    if lc.flv_extension.is_some() {
+        return c"is duplicate".as_ptr().cast_mut();
+    }
+    let ext = args[1].as_bytes();
+    let ext = ext.strip_prefix(b".").unwrap_or(ext);
+    if ext.is_empty() || !ext.iter().all(u8::is_ascii_alphanumeric) {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "fastdfs_flv_extension: \"{}\" is not an extension",
+            args[1]
+        );
+        return NGX_CONF_ERROR;
+    }
+    lc.flv_extension = Some(ext.to_vec());
+    NGX_CONF_OK
+}
+
 /// Parses an `on|off` argument into `slot`, refusing a second occurrence.
 ///
 /// # Safety
@@ -322,6 +361,12 @@ pub unsafe extern "C" fn merge_loc_conf(
         lc.url_have_group_name = prev.url_have_group_name;
     }
     lc.token.merge(&prev.token);
+    if lc.flv.is_none() {
+        lc.flv = prev.flv;
+    }
+    if lc.flv_extension.is_none() {
+        lc.flv_extension.clone_from(&prev.flv_extension);
+    }
     if let Err(msg) = lc.token.validate() {
         ngx_conf_log_error!(NGX_LOG_EMERG, cf, "{}", msg);
         return NGX_CONF_ERROR;

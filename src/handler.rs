@@ -10,28 +10,26 @@ use std::ptr;
 
 use fdfs_proto::fileid;
 use ngx::ffi::{
-    ngx_buf_t, ngx_chain_t, ngx_directio_on, ngx_err_t, ngx_file_t, ngx_http_core_loc_conf_t,
-    ngx_http_discard_request_body, ngx_http_output_filter, ngx_http_request_t,
-    ngx_http_send_header, ngx_http_set_content_type, ngx_http_set_etag, ngx_int_t,
-    ngx_open_cached_file, ngx_open_file_info_t, ngx_pcalloc, ngx_pnalloc, ngx_pool_cleanup_add,
+    ngx_directio_on, ngx_err_t, ngx_http_core_loc_conf_t, ngx_http_request_t, ngx_int_t,
+    ngx_open_cached_file, ngx_open_file_info_t, ngx_pnalloc, ngx_pool_cleanup_add,
     ngx_pool_cleanup_file, ngx_pool_cleanup_file_t, ngx_read_ahead, ngx_str_t, ngx_uint_t,
     NGX_DISABLE_SYMLINKS_ON, NGX_EACCES, NGX_ELOOP, NGX_EMLINK, NGX_ENAMETOOLONG, NGX_ENOENT,
-    NGX_ENOTDIR, NGX_ERROR, NGX_HTTP_BAD_REQUEST, NGX_HTTP_FORBIDDEN, NGX_HTTP_GET, NGX_HTTP_HEAD,
-    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND, NGX_HTTP_OK,
-    NGX_LOG_CRIT, NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
+    NGX_ENOTDIR, NGX_HTTP_BAD_REQUEST, NGX_HTTP_FORBIDDEN, NGX_HTTP_GET, NGX_HTTP_HEAD,
+    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND, NGX_LOG_CRIT,
+    NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
 };
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 
 use crate::conf::{DataDir, LocConf};
 use crate::Module;
-use crate::{beneath, token};
+use crate::{beneath, response, token};
 
 /// nginx's `NGX_MIN_READ_AHEAD`: below this size read-ahead hints are not worth a syscall.
 const MIN_READ_AHEAD: i64 = 128 * 1024;
 
-type Status = isize;
+pub(crate) type Status = isize;
 
-const fn status(code: u32) -> Status {
+pub(crate) const fn status(code: u32) -> Status {
     code as Status
 }
 
@@ -101,7 +99,7 @@ fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, St
 }
 
 /// A log line on the request's connection log; `err` adds nginx's "(errno: text)" suffix.
-fn log(r: &ngx_http_request_t, level: u32, err: ngx_err_t, msg: &str) {
+pub(crate) fn log(r: &ngx_http_request_t, level: u32, err: ngx_err_t, msg: &str) {
     // SAFETY: a request being handled always has a connection with a log.
     unsafe {
         let log = (*r.connection).log;
@@ -157,7 +155,11 @@ fn serve(r: &mut ngx_http_request_t) -> Status {
         log(r, NGX_LOG_ERR, 0, &msg);
         return status(NGX_HTTP_NOT_FOUND);
     }
-    send_file(r, path, &of)
+    let extras = match response::Extras::from_request(r, lc, of.size) {
+        Ok(extras) => extras,
+        Err(s) => return s,
+    };
+    response::send_file(r, path, &of, &extras)
 }
 
 /// Answers a refused token with the configured file and 200, as fastdfs-nginx-module does; its
@@ -186,7 +188,7 @@ fn send_fail_file(
         },
         None => ngx_str_t::default(),
     };
-    send_file(r, path, &of)
+    response::send_file(r, path, &of, &response::Extras::default())
 }
 
 fn show(path: &ngx_str_t) -> std::borrow::Cow<'_, str> {
@@ -394,55 +396,4 @@ fn canonical_inside(data_dir: &[u8], path: &[u8]) -> Result<Vec<u8>, Option<i32>
     let mut out = real.as_os_str().as_bytes().to_vec();
     out.push(0);
     Ok(out)
-}
-
-fn send_file(r: &mut ngx_http_request_t, path: ngx_str_t, of: &ngx_open_file_info_t) -> Status {
-    // SAFETY: every call below is nginx API used as its static module uses it, on a live
-    // request; buffers come from the request pool and stay valid until the request is freed.
-    unsafe {
-        let rc = ngx_http_discard_request_body(r);
-        if rc != NGX_OK as ngx_int_t {
-            return rc;
-        }
-        (*(*r.connection).log).action = c"sending response to client".as_ptr().cast_mut();
-        r.headers_out.status = NGX_HTTP_OK as ngx_uint_t;
-        r.headers_out.content_length_n = of.size;
-        r.headers_out.last_modified_time = of.mtime;
-        if ngx_http_set_etag(r) != NGX_OK as ngx_int_t
-            || ngx_http_set_content_type(r) != NGX_OK as ngx_int_t
-        {
-            return status(NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-        r.set_allow_ranges(1);
-
-        // Allocate before sending the header: after it, a failure could not be reported.
-        let b = ngx_pcalloc(r.pool, mem::size_of::<ngx_buf_t>()).cast::<ngx_buf_t>();
-        let file = ngx_pcalloc(r.pool, mem::size_of::<ngx_file_t>()).cast::<ngx_file_t>();
-        let out = ngx_pcalloc(r.pool, mem::size_of::<ngx_chain_t>()).cast::<ngx_chain_t>();
-        if b.is_null() || file.is_null() || out.is_null() {
-            return status(NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
-        let rc = ngx_http_send_header(r);
-        if rc == NGX_ERROR as ngx_int_t || rc > NGX_OK as ngx_int_t || r.header_only() != 0 {
-            return rc;
-        }
-
-        let is_main = ptr::eq(r.main, r as *const ngx_http_request_t);
-        let b = &mut *b;
-        b.file_pos = 0;
-        b.file_last = of.size;
-        b.set_in_file(u32::from(of.size > 0));
-        b.set_last_buf(u32::from(is_main));
-        b.set_last_in_chain(1);
-        b.set_sync(u32::from(!(is_main || of.size > 0)));
-        (*file).fd = of.fd;
-        (*file).name = path;
-        (*file).log = (*r.connection).log;
-        (*file).set_directio(of.is_directio());
-        b.file = file;
-        (*out).buf = b;
-        (*out).next = ptr::null_mut();
-        ngx_http_output_filter(r, out)
-    }
 }

@@ -8,6 +8,7 @@
 mod beneath;
 mod conf;
 mod handler;
+mod response;
 mod token;
 
 use std::ffi::c_char;
@@ -57,7 +58,7 @@ const fn command(
     }
 }
 
-static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 11] = [
+static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 13] = [
     command(
         ngx_string!("ngx_fastdfs_module"),
         NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
@@ -107,6 +108,16 @@ static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 11] = [
         ngx_string!("fastdfs_token_bypass_header"),
         ANY_LEVEL | NGX_CONF_TAKE2,
         token::set_bypass_header,
+    ),
+    command(
+        ngx_string!("fastdfs_flv"),
+        ANY_LEVEL | NGX_CONF_FLAG,
+        conf::set_flv,
+    ),
+    command(
+        ngx_string!("fastdfs_flv_extension"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        conf::set_flv_extension,
     ),
     ngx_command_t::empty(),
 ];

@@ -17,6 +17,7 @@ pub mod cmd;
 pub mod common;
 pub mod fileid;
 pub mod frame;
+pub mod http;
 pub mod memcached;
 pub mod status;
 pub mod storage;
