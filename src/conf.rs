@@ -10,6 +10,7 @@ use ngx::ffi::{
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 use ngx::ngx_conf_log_error;
 
+use crate::fallback::{Mode, Peer};
 use crate::token::TokenConf;
 use crate::{beneath, handler};
 
@@ -29,6 +30,12 @@ pub struct LocConf {
     pub flv: Option<bool>,
     /// Without the dot; `flv` by default.
     pub flv_extension: Option<Vec<u8>>,
+    /// Members of groups, for files not synced here yet (`fastdfs_peer`).
+    pub peers: Option<Vec<Peer>>,
+    pub response_mode: Option<Mode>,
+    pub sync_max_delay: Option<i64>,
+    /// `@name` of the location that proxies to a member.
+    pub proxy_location: Option<Vec<u8>>,
 }
 
 /// `<store_path>/data` of one store path.
@@ -57,7 +64,7 @@ impl GroupStore {
 }
 
 impl LocConf {
-    fn group_of<'a>(&'a self, store: &'a GroupStore) -> Option<&'a str> {
+    pub fn group_of<'a>(&'a self, store: &'a GroupStore) -> Option<&'a str> {
         store.group.as_deref().or(self.group.as_deref())
     }
 
@@ -361,6 +368,7 @@ pub unsafe extern "C" fn merge_loc_conf(
         lc.url_have_group_name = prev.url_have_group_name;
     }
     lc.token.merge(&prev.token);
+    crate::peers::merge(lc, prev);
     if lc.flv.is_none() {
         lc.flv = prev.flv;
     }
@@ -372,14 +380,6 @@ pub unsafe extern "C" fn merge_loc_conf(
         return NGX_CONF_ERROR;
     }
     if lc.enabled {
-        if lc.stores.is_none() {
-            ngx_conf_log_error!(
-                NGX_LOG_EMERG,
-                cf,
-                "ngx_fastdfs_module needs at least one \"fastdfs_store_path\" in this location or above"
-            );
-            return NGX_CONF_ERROR;
-        }
         let stores = lc.stores.as_deref().unwrap_or_default();
         if lc.url_have_group_name() && stores.iter().any(|s| lc.group_of(s).is_none()) {
             ngx_conf_log_error!(

@@ -21,8 +21,9 @@ use ngx::ffi::{
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 
 use crate::conf::{DataDir, LocConf};
+use crate::ctx::{self, Decision};
 use crate::Module;
-use crate::{beneath, response, token};
+use crate::{beneath, fallback, response, token};
 
 /// nginx's `NGX_MIN_READ_AHEAD`: below this size read-ahead hints are not worth a syscall.
 const MIN_READ_AHEAD: i64 = 128 * 1024;
@@ -42,10 +43,20 @@ struct Target<'c> {
     full: Vec<u8>,
     /// `Mxx/HH/HH/<name>`: what tokens are computed over.
     logical: String,
+    /// The file's group, when known.
+    group: Option<String>,
+}
+
+/// Why `resolve` found no local file to open.
+enum Refused {
+    /// Answer with this status (already logged).
+    Status(Status),
+    /// A valid ID of a group this host does not store.
+    OtherGroup { group: String, logical: String },
 }
 
 /// Maps a decoded URI to its file, or to the status that refuses it (logged here).
-fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, Status> {
+fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, Refused> {
     let uri = r.uri.as_bytes();
     let rest = uri.strip_prefix(b"/").unwrap_or(uri);
     let parsed = if lc.url_have_group_name() {
@@ -62,7 +73,7 @@ fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, St
                 0,
                 &format!("fastdfs: invalid file name in URI: {e}"),
             );
-            return Err(status(NGX_HTTP_BAD_REQUEST));
+            return Err(Refused::Status(status(NGX_HTTP_BAD_REQUEST)));
         }
     };
     let Some(store) = lc.store_for(id.group) else {
@@ -71,7 +82,13 @@ fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, St
             lc.local_groups()
         );
         log(r, NGX_LOG_INFO, 0, &msg);
-        return Err(status(NGX_HTTP_NOT_FOUND));
+        return Err(match id.group {
+            Some(g) => Refused::OtherGroup {
+                group: g.to_owned(),
+                logical: id.logical_name.to_owned(),
+            },
+            None => Refused::Status(status(NGX_HTTP_NOT_FOUND)),
+        });
     };
     let Some(data_dir) = store.data_dir(id.store_path_index) else {
         let mut msg = String::new();
@@ -81,7 +98,7 @@ fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, St
             id.store_path_index
         );
         log(r, NGX_LOG_INFO, 0, &msg);
-        return Err(status(NGX_HTTP_BAD_REQUEST));
+        return Err(Refused::Status(status(NGX_HTTP_BAD_REQUEST)));
     };
     // The validator guarantees `logical_name` is `Mxx/HH/HH/<name>`.
     let mut rel = id.logical_name.as_bytes()[4..].to_vec();
@@ -95,6 +112,7 @@ fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, St
         rel,
         full,
         logical: id.logical_name.to_owned(),
+        group: lc.group_of(store).map(str::to_owned),
     })
 }
 
@@ -129,11 +147,34 @@ fn serve(r: &mut ngx_http_request_t) -> Status {
     ) else {
         return status(NGX_HTTP_INTERNAL_SERVER_ERROR);
     };
+    let Some(ctx) = ctx::get_or_create(r) else {
+        return status(NGX_HTTP_INTERNAL_SERVER_ERROR);
+    };
+    if ctx.decision == Decision::Proxy {
+        // Back from a failed attempt through `error_page ... = @...`: try the next member.
+        return fallback::next_attempt(r, lc, ctx);
+    }
     let target = match resolve(r, lc) {
         Ok(t) => t,
-        Err(s) => return s,
+        Err(Refused::Status(s)) => {
+            ctx.decision = if s == status(NGX_HTTP_NOT_FOUND) {
+                Decision::NotFound
+            } else {
+                Decision::BadRequest
+            };
+            return s;
+        }
+        Err(Refused::OtherGroup { group, logical }) => {
+            let missing = fallback::Missing {
+                group: &group,
+                logical: &logical,
+                other_group: true,
+            };
+            return fallback::not_here(r, lc, ctx, missing);
+        }
     };
     if let Err(why) = token::check(r, &lc.token, &target.logical) {
+        ctx.decision = Decision::TokenRefused;
         log(
             r,
             NGX_LOG_INFO,
@@ -147,8 +188,21 @@ fn serve(r: &mut ngx_http_request_t) -> Status {
     }
     let (of, path) = match open_target(r, clcf, &target) {
         Ok(opened) => opened,
-        Err(s) => return s,
+        Err(s) if s == status(NGX_HTTP_NOT_FOUND) => {
+            let group = target.group.as_deref().unwrap_or_default();
+            let missing = fallback::Missing {
+                group,
+                logical: &target.logical,
+                other_group: false,
+            };
+            return fallback::not_here(r, lc, ctx, missing);
+        }
+        Err(s) => {
+            ctx.decision = Decision::BadRequest;
+            return s;
+        }
     };
+    ctx.decision = Decision::Local;
     r.set_root_tested(u32::from(r.error_page() == 0));
     if of.is_dir() != 0 || of.is_file() == 0 {
         let msg = format!("fastdfs: \"{}\" is not a regular file", show(&path));
@@ -366,7 +420,7 @@ fn adopt_fd(
 }
 
 /// Copies NUL-terminated bytes into the request pool; the returned length excludes the NUL.
-fn copy_to_pool(r: &mut ngx_http_request_t, bytes_with_nul: &[u8]) -> Option<ngx_str_t> {
+pub(crate) fn copy_to_pool(r: &mut ngx_http_request_t, bytes_with_nul: &[u8]) -> Option<ngx_str_t> {
     // SAFETY: the pool lives as long as the request; we write exactly the allocated length.
     unsafe {
         let p = ngx_pnalloc(r.pool, bytes_with_nul.len()).cast::<u8>();

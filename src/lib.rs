@@ -7,7 +7,10 @@
 
 mod beneath;
 mod conf;
+mod ctx;
+mod fallback;
 mod handler;
+mod peers;
 mod response;
 mod token;
 
@@ -58,7 +61,7 @@ const fn command(
     }
 }
 
-static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 13] = [
+static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 17] = [
     command(
         ngx_string!("ngx_fastdfs_module"),
         NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
@@ -119,11 +122,36 @@ static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 13] = [
         ANY_LEVEL | NGX_CONF_TAKE1,
         conf::set_flv_extension,
     ),
+    command(
+        ngx_string!("fastdfs_peer"),
+        ANY_LEVEL | NGX_CONF_TAKE23,
+        peers::set_peer,
+    ),
+    command(
+        ngx_string!("fastdfs_response_mode"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        peers::set_response_mode,
+    ),
+    command(
+        ngx_string!("fastdfs_sync_max_delay"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        peers::set_sync_max_delay,
+    ),
+    command(
+        ngx_string!("fastdfs_proxy_location"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        peers::set_proxy_location,
+    ),
     ngx_command_t::empty(),
 ];
 
+unsafe extern "C" fn preconfiguration(cf: *mut ngx::ffi::ngx_conf_t) -> ngx::ffi::ngx_int_t {
+    // SAFETY: nginx calls preconfiguration with a valid configuration.
+    unsafe { ctx::add_variables(cf) }
+}
+
 static NGX_HTTP_FASTDFS_MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
-    preconfiguration: None,
+    preconfiguration: Some(preconfiguration),
     postconfiguration: None,
     create_main_conf: None,
     init_main_conf: None,
