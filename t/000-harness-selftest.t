@@ -82,6 +82,12 @@ my @cases = (
     },
     master => { exit => 0, tests => 8 },
     only => { exit => 0, tests => 2, output => [qr/I found ONLY/], never => [qr/TEST 1: /] },
+    helper => { exit => 0, tests => 2, ok => ['TEST 1: .* - response_body'] },
+    missing_directive => {
+        env => { TEST_NGINX_IGNORE_MISSING_DIRECTIVES => 1 },
+        exit => 0, tests => 2,
+        output => [qr/^ok 1 # skip .*TEST 1: .*nginx lacks the directive "some_missing_module_directive"/m],
+    },
     order => {
         exit => 0, tests => 5,
         ok => ['TEST 2: without config - pattern "first-block" matches a line in error.log'],
@@ -120,7 +126,7 @@ sub start_case {
             TEST_NGINX_SERVROOT => $servroot, %$env);
         open STDOUT, '>', $out or die;
         open STDERR, '>&', \*STDOUT or die;
-        exec $^X, "-I$lib", $file or die "exec: $!";
+        exec $^X, "-I$lib", "-I$in_dir", $file or die "exec: $!";
     }
     return { pid => $pid, out => $out, servroot => $servroot, file => $file };
 }

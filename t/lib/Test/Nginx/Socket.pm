@@ -18,6 +18,7 @@ use Test::Base ();
 our @ISA = ('Test::Base');
 
 use Cwd ();
+use File::Spec ();
 use List::Util ();
 use Time::HiRes qw(sleep);
 use Test::More ();
@@ -46,6 +47,7 @@ if (_env_true('TEST_NGINX_RANDOMIZE')) {
     $ServerPort = pick_free_port();
     $ServRoot = Cwd::cwd() . "/t/servroot_$ServerPort";
 }
+$ServRoot = File::Spec->rel2abs($ServRoot);
 our $ServerPortForClient = $ENV{TEST_NGINX_CLIENT_PORT} || $ServerPort;
 our $ServerAddr = '127.0.0.1';
 our $RepeatEach = 1;
@@ -171,6 +173,7 @@ sub _settings {
         force_restart => ($ENV{TEST_NGINX_FORCE_RESTART_ON_TEST} // 1) ne '0',
         fast_shutdown => _env_true('TEST_NGINX_FAST_SHUTDOWN'),
         worker_user => $ENV{TEST_NGINX_WORKER_USER},
+        ignore_missing_directives => _env_true('TEST_NGINX_IGNORE_MISSING_DIRECTIVES'),
         bail_out => \&bail_out,
     };
 }
