@@ -75,6 +75,10 @@ sub run_block {
     $PendingShutdown = { name => $name, patterns => $block->can_get('shutdown_error_log') }
         if defined $block->can_get('shutdown_error_log');
 
+    if (defined $PrevConf && !$srv->running) {
+        Test::More::diag("$name: nginx (pid " . ($srv->pid // '?') . ") is no longer running"
+            . ($srv->death ? ": " . $srv->death : ''));
+    }
     if (_failures() > $fails_before) {
         my @tail = tail_lines(slurp($srv->error_log), 30, \&Test::Nginx::Harness::Util::non_debug_line);
         Test::More::diag("$name: nginx error.log (" . $srv->error_log

@@ -199,8 +199,18 @@ sub write_conf {
 sub running {
     my $self = shift;
     return 0 unless $self->{pid};
-    return _alive($self->{pid});
+    return 1 if _alive($self->{pid});
+    # As its subreaper we can tell how it died (a crashing module: SIGSEGV).
+    if (waitpid($self->{pid}, WNOHANG) == $self->{pid}) {
+        my $st = $?;
+        $self->{death} = ($st & 127) ? "killed by signal " . ($st & 127) . (($st & 128) ? ' (core dumped)' : '')
+            : "exited with status " . ($st >> 8);
+    }
+    return 0;
 }
+
+# Why the nginx we started is gone, if it died on its own; undef otherwise.
+sub death { $_[0]{death} }
 
 # Starts nginx with the written conf. Dies with nginx's stderr and the error
 # log tail when it does not come up. Only a busy port is retried: every
@@ -262,6 +272,7 @@ sub _start_once {
 sub stop {
     my ($self, %opt) = @_;
     my $pid = delete $self->{pid} or return;
+    delete $self->{death};
     my $timeout = $opt{timeout} // 3;
     kill($opt{fast} ? 'TERM' : 'QUIT', $pid) or return;
     return if _wait_gone($pid, $timeout);
