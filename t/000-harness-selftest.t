@@ -40,8 +40,9 @@ my @cases = (
             'TEST 11: .* - response_body', 'TEST 13: .* - response_body',
             'TEST 14: .* - header Transfer-Encoding ok', 'TEST 14: .* - response_body',
             'TEST 15: .* - pattern "\(\?\^:marker=a\.c\)" matches',
+            'TEST 16: .* - pattern "body=\[abcd\]" matches a line in access.log',
         ],
-        count => { 'TEST 7: ' => 4, 'TEST 12: ' => 4, 'TEST 15: ' => 4 },
+        count => { 'TEST 7: ' => 4, 'TEST 12: ' => 4, 'TEST 15: ' => 4, 'TEST 16: ' => 3 },
     },
     fail => {
         exit => 'failures',

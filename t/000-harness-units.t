@@ -10,7 +10,7 @@ use File::Basename qw(dirname);
 use lib dirname(abs_path(__FILE__)) . '/lib';
 
 use Test::More;
-use Test::Nginx::Harness::Client qw(build_request parse_more_headers parse_responses dechunk);
+use Test::Nginx::Harness::Client qw(build_request build_request_packets parse_more_headers parse_responses dechunk);
 use Test::Nginx::Harness::Util qw(expand_env parse_time);
 use Test::Nginx::Harness::Server;
 use Test::Nginx::Harness::Check;
@@ -47,6 +47,10 @@ is((build_request("GET /a\n", '', keepalive => 1))[0],
 is((build_request("HEAD /a\n", ''))[1], 'HEAD', 'method is reported');
 ok(!eval { build_request("GET / HTTP/1.1 extra\n", ''); 1 }, 'four tokens on the request line are rejected');
 like($@, qr/Bad request line/, '... with a clear message');
+is_deeply((build_request_packets(["POST /t\nab", { value => "cd", delay_before => 0.1 }], "X: 1\n"))[0],
+    [{ value => "POST /t HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX: 1\r\nContent-Length: 4\r\n\r\nab" },
+     { value => "cd", delay_before => 0.1 }],
+    'request packets: headers in the first, Content-Length over all');
 is_deeply([parse_more_headers("A:1\n  \n#x: y\nB :  2 \n")], [['A', '1'], ['B', '2']], 'parse_more_headers');
 
 # --- responses (spec 5.5)

@@ -14,7 +14,7 @@ use IO::Socket::INET ();
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(
-  build_request parse_more_headers exchange parse_responses dechunk
+  build_request build_request_packets parse_more_headers exchange parse_responses dechunk
 );
 
 # more_headers text -> list of [key, value]; blank and '#' lines dropped.
@@ -63,6 +63,31 @@ sub build_request {
         $req .= "Content-Length: " . length($body) . "\r\n";
     }
     return ("$req\r\n$body", $method);
+}
+
+# A request given as packets (`--- request eval [["POST /t\nab", "cd"]]`):
+# the first packet is a request as above, the others are more body bytes
+# sent in separate writes ({value => ..., delay_before => s} adds a pause).
+# The Content-Length covers the whole body; nothing is trimmed, since the
+# split points are the point of such a test.
+sub build_request_packets {
+    my ($packets, $more_headers) = @_;
+    my @p = map { ref $_ eq 'HASH' ? {%$_} : { value => $_ } } @$packets;
+    die "Empty request packet list\n" unless @p;
+    my $text = $p[0]{value} // '';
+    1 while $text =~ s/^\s+// || $text =~ s/^#[^\n]*(?:\n|\z)//;
+    my ($first, $body) = split /\n/, $text, 2;
+    my ($head, $method) = build_request("$first\n", $more_headers);
+    $body //= '';
+    my $total = length($body);
+    $total += length($_->{value} // '') for @p[1 .. $#p];
+    my $mh = $more_headers // '';
+    if ($total && $mh !~ /^\s*Content-Length\s*:/m
+        && !grep { lc $_->[0] eq 'transfer-encoding' } parse_more_headers($mh)) {
+        $head =~ s/\r\n\z/Content-Length: $total\r\n\r\n/;
+    }
+    $p[0]{value} = $head . $body;
+    return (\@p, $method);
 }
 
 # Sends $packets (arrayref of strings or {value, delay_before}) on a fresh

@@ -10,7 +10,7 @@ use Test::More ();
 use Time::HiRes qw(sleep);
 
 use Test::Nginx::Harness::Util qw(expand_env parse_time slurp tail_lines);
-use Test::Nginx::Harness::Client qw(build_request exchange parse_responses);
+use Test::Nginx::Harness::Client qw(build_request build_request_packets exchange parse_responses);
 use Test::Nginx::Harness::Check;
 
 my $PrevConf;          # conf text nginx is running with (undef: none yet)
@@ -171,11 +171,12 @@ sub _connections {
     my @list = ref $req eq 'ARRAY' ? @$req : ($req);
     my @conns;
     for my $i (0 .. $#list) {
-        $bail->("request packet arrays are not supported by this harness; use --- raw_request")
-            if ref $list[$i];
-        my ($bytes, $method) = eval { build_request($list[$i], _pick($block->can_get('more_headers'), $i)) }
-            or $bail->($@);
-        push @conns, { packets => [$bytes], count => 1, is_head => [$method eq 'HEAD' ? 1 : 0] };
+        my $mh = _pick($block->can_get('more_headers'), $i);
+        my ($packets, $method) = eval {
+            ref $list[$i] eq 'ARRAY' ? build_request_packets($list[$i], $mh)
+                : do { my ($b, $m) = build_request($list[$i], $mh); ([$b], $m) };
+        } or $bail->($@);
+        push @conns, { packets => $packets, count => 1, is_head => [$method eq 'HEAD' ? 1 : 0] };
     }
     return @conns;
 }
