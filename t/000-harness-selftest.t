@@ -10,6 +10,7 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Copy qw(copy);
 use File::Temp qw(tempdir);
+use IO::Socket::INET ();
 use Test::More;
 
 my $t_dir = dirname(abs_path(__FILE__));
@@ -103,14 +104,25 @@ my @cases = (
     },
 );
 
-my $i = 0;
+my $next_port = $base_port;
 my @runs;
 while (my ($case, $want) = splice @cases, 0, 2) {
-    my $port = $base_port + $i++;
-    push @runs, [$case, $want, start_case($case, $port, $want->{env} || {})];
+    push @runs, [$case, $want, start_case($case, free_port(), $want->{env} || {})];
 }
 check_case(@$_) for @runs;
 done_testing();
+
+# Other people run nginx tests on this machine too: skip ports in use.
+sub free_port {
+    while ($next_port < $base_port + 1000) {
+        my $port = $next_port++;
+        my $sock = IO::Socket::INET->new(LocalAddr => '0.0.0.0', LocalPort => $port,
+            Proto => 'tcp', Listen => 1, ReuseAddr => 1) or next;
+        close $sock;
+        return $port;
+    }
+    die "no free port in $base_port.." . ($base_port + 999);
+}
 
 # Starts one case in the background; all cases run in parallel since they
 # mostly wait on sockets. Returns {pid, out, servroot}.
