@@ -108,8 +108,12 @@ sub server {
 
 sub bail_out {
     my $msg = join '', @_;
+    $msg =~ s/\s+\z//;
     cleanup();
-    Test::More::BAIL_OUT($msg);
+    # prove shows only the first line of a bail-out; details go to stderr.
+    my ($first, $details) = split /\n/, $msg, 2;
+    Test::More::diag($details) if defined $details;
+    Test::More::BAIL_OUT($first);
 }
 
 sub cleanup {

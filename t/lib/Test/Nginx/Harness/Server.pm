@@ -49,7 +49,7 @@ sub version_info {
     my $self = shift;
     return $self->{vinfo} if $self->{vinfo};
     my $bin = $self->{binary};
-    my $out = `'$bin' -V 2>&1`;
+    my $out = qx{\Q$bin\E -V 2>&1};
     die "Cannot run nginx binary '$bin' (TEST_NGINX_BINARY): $out\n"
         if $? != 0 || $out !~ m{version: \S+?/(\d+)\.(\d+)\.(\d+)};
     my @v = ($1, $2, $3);
@@ -229,7 +229,10 @@ sub start {
         }
         my $log = slurp($self->error_log) // '';
         my @tail = tail_lines($log, 20, \&Test::Nginx::Harness::Util::non_debug_line);
-        die "Failed to start nginx ($self->{binary}):\n$err"
+        # First line: the reason, short enough for prove's bail-out summary.
+        my ($why) = $err =~ /^(nginx: \[(?:emerg|alert|crit)\].*)$/m;
+        ($why) = $err =~ /^(exit status .*)$/m unless $why;
+        die "Failed to start nginx: " . ($why // 'see below') . "\n$err"
             . (@tail ? "error.log tail:\n" . join("\n", @tail) . "\n" : '');
     }
 }
