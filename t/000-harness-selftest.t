@@ -60,8 +60,10 @@ my @cases = (
             'TEST 7: .* - pattern "flag=zzyzx" should not match any line in error.log but matches line',
             'TEST 8: .* - response_body_like',
             'TEST 9: .* - ERROR: client socket timed out',
+            'TEST 10: .* - tcp_query ok',
         ],
-        ok => ['TEST 2: .* - response_body', 'TEST 3: .* - status code ok', 'TEST 9: .* - status code ok'],
+        ok => ['TEST 2: .* - response_body', 'TEST 3: .* - status code ok', 'TEST 9: .* - status code ok',
+            'TEST 10: .* - status code ok'],
         output => [qr/got: '404'\n#\s+expected: '200'/, qr/nginx error\.log .*last non-debug lines/],
     },
     repeat => {
@@ -84,6 +86,11 @@ my @cases = (
     },
     master => { exit => 0, tests => 8 },
     only => { exit => 0, tests => 2, output => [qr/I found ONLY/], never => [qr/TEST 1: /] },
+    tcp => {
+        exit => 0, tests => 7,
+        ok => ['TEST 1: .* - tcp_query ok', 'TEST 2: .* - pattern "memcached sent invalid response"',
+            'TEST 3: .* - pattern "upstream timed out"'],
+    },
     helper => { exit => 0, tests => 2, ok => ['TEST 1: .* - response_body'] },
     missing_directive => {
         env => { TEST_NGINX_IGNORE_MISSING_DIRECTIVES => 1 },

@@ -12,6 +12,7 @@ use Time::HiRes qw(sleep);
 use Test::Nginx::Harness::Util qw(expand_env parse_time slurp tail_lines);
 use Test::Nginx::Harness::Client qw(build_request build_request_packets exchange parse_responses);
 use Test::Nginx::Harness::Check;
+use Test::Nginx::Harness::TcpServer;
 
 my $PrevConf;          # conf text nginx is running with (undef: none yet)
 my $StartedOnce = 0;
@@ -67,7 +68,9 @@ sub run_block {
     );
     my %log_offset = (error => 0, access => 0);
     for my $round (0 .. $s->{repeat_each} - 1) {
+        my $tcp = _start_tcp_server($block, $srv, $x, $bail);
         _run_requests($block, $name, $s, $checker, $round, \%rand, $bail);
+        _check_tcp_query($block, $name, $tcp) if $tcp;
         my $wait = parse_time(_one_line($block->can_get('wait')));
         sleep $wait if $wait;
         $checker->check_logs($round, \%log_offset);
@@ -83,6 +86,35 @@ sub run_block {
         my @tail = tail_lines(slurp($srv->error_log), 30, \&Test::Nginx::Harness::Util::non_debug_line);
         Test::More::diag("$name: nginx error.log (" . $srv->error_log
             . "), last non-debug lines:\n" . join("\n", map { "  $_" } @tail));
+    }
+}
+
+sub _start_tcp_server {
+    my ($block, $srv, $x, $bail) = @_;
+    my $listen = _one_line($x->($block->can_get('tcp_listen')));
+    return undef unless defined $listen;
+    my $tcp = eval {
+        Test::Nginx::Harness::TcpServer->start(
+            listen => $listen,
+            reply => $block->can_get('tcp_reply'),
+            reply_delay => parse_time(_one_line($block->can_get('tcp_reply_delay'))),
+            query_len => _one_line($block->can_get('tcp_query_len')),
+            no_close => defined $block->can_get('tcp_no_close'),
+            record => $srv->servroot . '/logs/tcp_query.bin',
+        );
+    } or $bail->($@);
+    return $tcp;
+}
+
+sub _check_tcp_query {
+    my ($block, $name, $tcp) = @_;
+    $tcp->stop;
+    my $want = $block->can_get('tcp_query');
+    return unless defined $want;
+    if (ref $want eq 'Regexp') {
+        Test::More::like($tcp->query, $want, "$name - tcp_query ok");
+    } else {
+        Test::Nginx::Harness::Check::is_str($tcp->query, $want, "$name - tcp_query ok");
     }
 }
 
