@@ -1,9 +1,10 @@
 package Test::Nginx::Socket;
 
 # A re-implementation of the subset of OpenResty's Test::Nginx::Socket (0.33)
-# that our t/*.t files use; /work/shared/spec/test-nginx-semantics.md is the
-# reference. The same .t files must pass or fail identically under the real
-# module, so every section keeps the real one's meaning, quirks included.
+# that our t/*.t files use; shared/spec/test-nginx-semantics.md (beside the
+# repository) is the reference. The same .t files must pass or fail
+# identically under the real module, so every section keeps the real one's
+# meaning, quirks included.
 #
 # Built on Test::Base like the real module: `use Test::Nginx::Socket 'no_plan'`
 # goes through Test::Base::import (plan, strict+warnings source filter on the
@@ -20,10 +21,9 @@ our @ISA = ('Test::Base');
 use Cwd ();
 use File::Spec ();
 use List::Util ();
-use Time::HiRes qw(sleep);
 use Test::More ();
 
-use Test::Nginx::Harness::Util qw(expand_env parse_time pick_free_port slurp tail_lines);
+use Test::Nginx::Harness::Util qw(pick_free_port);
 use Test::Nginx::Harness::Server;
 use Test::Nginx::Harness::Run;
 
