@@ -43,7 +43,9 @@ my @cases = (
             'TEST 15: .* - pattern "\(\?\^:marker=a\.c\)" matches',
             'TEST 16: .* - pattern "body=\[abcd\]" matches a line in access.log',
         ],
-        count => { 'TEST 7: ' => 4, 'TEST 12: ' => 4, 'TEST 15: ' => 4, 'TEST 16: ' => 3 },
+        count => { 'TEST 7: ' => 4, 'TEST 12: ' => 4, 'TEST 15: ' => 4, 'TEST 16: ' => 3,
+            'TEST 17: several requests: the error log is also checked between them - pattern' => 2,
+            'TEST 18: ' => 2 },
     },
     fail => {
         exit => 'failures',
@@ -56,12 +58,15 @@ my @cases = (
             'TEST 4: .* - header X-A not present in the raw headers',
             'TEST 5: .* - header X-A ok',
             'TEST 6: wrong body - response_body - response is expected',
-            'TEST 7: .* - pattern "this line is never logged" should match a line in error.log',
+            'TEST 7: .* - pattern "this line is never logged" matches a line in error.log',
             'TEST 7: .* - pattern "flag=zzyzx" should not match any line in error.log but matches line',
             'TEST 8: .* - response_body_like',
-            'TEST 9: .* - ERROR: client socket timed out',
+            'ERROR: client socket timed out - TEST 9: ',
             'TEST 10: .* - tcp_query ok',
         ],
+        # checked after request 1 (present) and after request 2 (absent)
+        count => { 'TEST 11: a line logged by the first request only is missing from the final check - pattern' => 2 },
+        mixed => ['TEST 11: .* - pattern "only-in-first" matches a line in error.log \\(req 0\\)'],
         ok => ['TEST 2: .* - response_body', 'TEST 3: .* - status code ok', 'TEST 9: .* - status code ok',
             'TEST 10: .* - status code ok'],
         output => [qr/got: '404'\n#\s+expected: '200'/, qr/nginx error\.log .*last non-debug lines/],
@@ -74,8 +79,8 @@ my @cases = (
         env => { TEST_NGINX_FORCE_RESTART_ON_TEST => 0 },
         exit => 0, tests => 27,
         ok => [
-            'TEST 1: .* - grep_error_log_out \\(repeated req 1\\)',
-            'TEST 2: .* - pattern "GET /pre\\?round" matches a line in error.log \\(repeated req 1\\)',
+            'TEST 1: .* - grep_error_log_out \\(req 1\\)',
+            'TEST 2: .* - pattern "GET /pre\\?round" matches a line in error.log \\(req 1\\)',
             'TEST 3: .* - pattern ""GET /e HTTP/1.1" 200" matches a line in access.log',
             'TEST 3: .* - pattern "/pre" does not match a line in access.log',
             'TEST 6: .* - pattern "\\(SIGQUIT\\) received" matches a line in shutdown error.log',
@@ -103,6 +108,9 @@ my @cases = (
     },
     bail_directive => { exit => 255, output => [qr/Bail out!.*Failed to start nginx/, qr/unknown directive "no_such_directive_here"/] },
     bail_env => { exit => 255, output => [qr/Bail out!.*No environment TEST_NGINX_SELFTEST_UNSET_VAR defined/] },
+    bail_need_array => {
+        exit => 255, output => [qr/Bail out!.*You asked for many requests, the expected results should be arrays as well/],
+    },
     bail_noconfig => { exit => 255, output => [qr/Bail out!.*No '--- config' section specified/] },
     load_modules => {
         env => { TEST_NGINX_LOAD_MODULES => ' /nonexistent/mod_a.so  /nonexistent/mod_b.so ' },
@@ -159,8 +167,10 @@ sub check_case {
     my (%status, @names, $plan);
     for my $line (split /\n/, $out) {
         $plan = $1 if $line =~ /^1\.\.(\d+)/;
-        next unless $line =~ /^(not ok|ok) \d+ - \Q$run->{file}\E (.*)$/;
-        push @names, [$1, $2];
+        next unless $line =~ /^(not ok|ok) \d+ - (.*)$/;
+        my ($st, $n) = ($1, $2);
+        $n =~ s/\Q$run->{file}\E //g;
+        push @names, [$st, $n];
     }
     my $ctx = "[$case]";
     my $failures = grep { $_->[0] eq 'not ok' } @names;
@@ -181,6 +191,10 @@ sub check_case {
             ok(@hits && !grep({ $_->[0] ne $st } @hits), "$ctx '$re' is $st")
                 or diag("matching lines: " . join("; ", map { "$_->[0] - $_->[1]" } @hits) || 'none');
         }
+    }
+    for my $re (@{ $want->{mixed} || [] }) {
+        my @st = map { $_->[0] } grep { $_->[1] =~ /^$re/ } @names;
+        is(join(',', @st), 'ok,not ok', "$ctx '$re' passes once, then fails");
     }
     while (my ($prefix, $n) = each %{ $want->{count} || {} }) {
         is(scalar(grep { index($_->[1], $prefix) == 0 } @names), $n, "$ctx $n assertions for '$prefix'");

@@ -91,7 +91,10 @@ sub build_request_packets {
 }
 
 # Sends $packets (arrayref of strings or {value, delay_before}) on a fresh
-# connection, reads until the peer closes or $timeout seconds pass.
+# connection while reading, until the peer closes. Like the real module,
+# %a{timeout} is an idle timeout: it restarts whenever the socket is ready.
+# %a{middle_delay}: pause before packets without their own delay_before;
+# %a{shutdown}: shutdown(2) mode once everything is written.
 # Returns { raw, timed_out, error }.
 sub exchange {
     my (%a) = @_;
@@ -105,44 +108,55 @@ sub exchange {
         last if $sock;
         sleep($a{retry_sleep} // 0.015) if $i < $tries;
     }
-    return { raw => '', error => "failed to connect to $a{port}: $!" } unless $sock;
+    return { raw => '', connect_error => "Can't connect to " . ($a{host} // '127.0.0.1') . ":$a{port}: $!" }
+        unless $sock;
     binmode $sock;
-    my $deadline = time + $a{timeout};
-    my $sel = IO::Select->new($sock);
-    for my $p (@{ $a{packets} }) {
-        my ($data, $delay) = ref $p eq 'HASH' ? ($p->{value}, $p->{delay_before}) : ($p, 0);
-        sleep $delay if $delay;
-        my $off = 0;
-        while ($off < length $data) {
-            my $left = $deadline - time;
-            return { raw => '', timed_out => 1, error => 'send timed out' }
-                if $left <= 0 || !$sel->can_write($left);
-            my $n = syswrite $sock, $data, length($data) - $off, $off;
+    $sock->blocking(0);
+
+    my @packets = map { ref $_ eq 'HASH' ? {%$_} : { value => $_ } } @{ $a{packets} };
+    my $buf = (shift @packets)->{value} // '';
+    my ($off, $writing, $raw, %res) = (0, 1, '');
+    while (1) {
+        my $r = IO::Select->new($sock);
+        my $w = $writing ? IO::Select->new($sock) : undef;
+        my ($readable, $writable) = IO::Select->select($r, $w, undef, $a{timeout});
+        if (!$readable && !$writable) {
+            $res{timed_out} = 1;
+            last;
+        }
+        if ($readable && @$readable) {
+            my $n = sysread $sock, $raw, 65536, length $raw;
             if (!defined $n) {
                 next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
-                last;    # the server may answer and close early (e.g. 413)
+                $res{error} = "read error: $!";
+                last;
+            }
+            last if $n == 0;
+        }
+        next unless $writable && @$writable;
+        if ($off < length $buf) {
+            my $n = syswrite $sock, $buf, length($buf) - $off, $off;
+            if (!defined $n) {
+                next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
+                # The server may answer and close early (413): keep reading.
+                $res{error} = "write failed: $!";
+                $writing = 0;
+                next;
             }
             $off += $n;
         }
-    }
-    my $raw = '';
-    while (1) {
-        my $left = $deadline - time;
-        if ($left <= 0 || !$sel->can_read($left)) {
-            close $sock;
-            return { raw => $raw, timed_out => 1 };
+        next if $off < length $buf;
+        if (my $p = shift @packets) {
+            my $delay = $p->{delay_before} // $a{middle_delay};
+            sleep $delay if $delay;
+            ($buf, $off) = ($p->{value} // '', 0);
+            next;
         }
-        my $n = sysread $sock, $raw, 65536, length $raw;
-        if (!defined $n) {
-            next if $! == EINTR || $! == EAGAIN;
-            my $err = "$!";
-            close $sock;
-            return { raw => $raw, error => "read error: $err" };
-        }
-        last if $n == 0;
+        $writing = 0;
+        shutdown $sock, $a{shutdown} if defined $a{shutdown};
     }
     close $sock;
-    return { raw => $raw };
+    return { raw => $raw, %res };
 }
 
 # Decodes a chunked body. Returns ($body, $rest, $error).

@@ -69,7 +69,7 @@ sub run_block {
     my %log_offset = (error => 0, access => 0);
     for my $round (0 .. $s->{repeat_each} - 1) {
         my $tcp = _start_tcp_server($block, $srv, $x, $bail);
-        _run_requests($block, $name, $s, $checker, $round, \%rand, $bail);
+        _run_requests($block, $name, $s, $checker, $round, \%rand, $bail, \%log_offset);
         _check_tcp_query($block, $name, $tcp) if $tcp;
         my $wait = parse_time(_one_line($block->can_get('wait')));
         sleep $wait if $wait;
@@ -182,7 +182,8 @@ sub _skipped {
 sub _connections {
     my ($block, $name, $rand, $bail) = @_;
     if (defined(my $p = $block->can_get('pipelined_requests'))) {
-        my @reqs = ref $p eq 'ARRAY' ? @$p : ($p);
+        $bail->("invalid entries in --- pipelined_requests") unless ref $p eq 'ARRAY';
+        my @reqs = @$p;
         my ($bytes, @head) = ('');
         for my $i (0 .. $#reqs) {
             my $text = eval { expand_env($reqs[$i], $rand) } // $bail->($@);
@@ -218,27 +219,40 @@ sub _pick {
     return ref $v eq 'ARRAY' ? $v->[$i] : $v;
 }
 
+# Like the real module: with several requests (an eval array, or pipelined)
+# the logs are also checked after every request but the last, each check
+# seeing only lines logged since the previous one.
 sub _run_requests {
-    my ($block, $name, $s, $checker, $round, $rand, $bail) = @_;
+    my ($block, $name, $s, $checker, $round, $rand, $bail, $log_offset) = @_;
     my $timeout = parse_time(_one_line($block->can_get('timeout'))) // $s->{timeout};
     my $ignore = defined $block->can_get('ignore_response');
+    my $shutdown = _one_line($block->can_get('shutdown'));
+    $shutdown = 1 if defined $shutdown && $shutdown eq '';
+    my @conns = _connections($block, $name, $rand, $bail);
+    my $total = 0;
+    $total += $_->{count} for @conns;
+    $checker->{need_array} = defined($block->can_get('pipelined_requests')) || $total > 1;
     my $req_idx = 0;
-    for my $conn (_connections($block, $name, $rand, $bail)) {
+    for my $conn (@conns) {
         Test::More::diag("$name - request:\n" . join('', map { ref $_ ? $_->{value} : $_ } @{ $conn->{packets} }))
             if $s->{verbose};
         my $res = exchange(
             host => $s->{addr}, port => $s->{client_port}, packets => $conn->{packets},
-            timeout => $timeout, retry_sleep => $s->{sleep},
+            timeout => $timeout, retry_sleep => $s->{sleep}, shutdown => $shutdown,
+            middle_delay => parse_time(_one_line($block->can_get('raw_request_middle_delay'))),
         );
         Test::More::diag("$name - raw response:\n$res->{raw}") if $s->{verbose};
         Test::More::diag("$name - $res->{error}") if $res->{error};
-        if ($res->{timed_out} && !defined $block->can_get('abort') && !$ignore) {
-            Test::More::fail("$name - ERROR: client socket timed out ($timeout s)");
+        Test::More::fail("$name - $res->{connect_error} (aborted)") if $res->{connect_error};
+        if ($res->{timed_out} && !defined $block->can_get('abort')) {
+            Test::More::fail("ERROR: client socket timed out - $name");
         }
-        my @responses = parse_responses($res->{raw}, $conn->{count}, $conn->{is_head});
-        for my $r (@responses) {
+        for my $r (parse_responses($res->{raw}, $conn->{count}, $conn->{is_head})) {
             $checker->check_response($r, $req_idx, $round) unless $ignore;
-            $req_idx++;
+            next unless ++$req_idx < $total;
+            my $wait = parse_time(_one_line($block->can_get('wait')));
+            sleep $wait if $wait;
+            $checker->check_logs($round, $log_offset);
         }
     }
 }
