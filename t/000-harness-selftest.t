@@ -63,6 +63,7 @@ my @cases = (
             'TEST 8: .* - response_body_like',
             'ERROR: client socket timed out - TEST 9: ',
             'TEST 10: .* - tcp_query ok',
+            'TEST 12: .* - die as expected',
         ],
         # checked after request 1 (present) and after request 2 (absent)
         count => { 'TEST 11: a line logged by the first request only is missing from the final check - pattern' => 2 },
@@ -86,15 +87,21 @@ my @cases = (
             'TEST 6: .* - pattern "\\(SIGQUIT\\) received" matches a line in shutdown error.log',
             'TEST 7: LAST ends the file - status code ok',
         ],
-        output => [qr/^ok \d+ # skip .*TEST 5: .* - nginx version \d+\.\d+\.\d+ > 1\.0\.0\n.*\n.*TEST 6/m],
+        # skipped: 2 per round, 2 rounds
+        output => [qr/^(?:ok \d+ # skip [^\n]*TEST 5: skip_nginx skips on a version condition - nginx version > 1\.0\.0\n){4}/m],
         never => [qr/TEST [48]: /],
     },
     master => { exit => 0, tests => 8 },
     only => { exit => 0, tests => 2, output => [qr/I found ONLY/], never => [qr/TEST 1: /] },
     tcp => {
-        exit => 0, tests => 7,
+        exit => 0, tests => 8,
         ok => ['TEST 1: .* - tcp_query ok', 'TEST 2: .* - pattern "memcached sent invalid response"',
-            'TEST 3: .* - pattern "upstream timed out"'],
+            'TEST 3: .* - pattern "upstream timed out"', 'TEST 3: .* - TCP query length ok'],
+    },
+    must_die => {
+        exit => 0, tests => 6,
+        ok => ['TEST 1: .* - die as expected', 'TEST 1: .* - pattern ""limit_rate" directive invalid value"',
+            'TEST 2: .* - die with the expected exit code', 'TEST 3: .* - response_body'],
     },
     helper => { exit => 0, tests => 2, ok => ['TEST 1: .* - response_body'] },
     missing_directive => {

@@ -72,29 +72,32 @@ my @DefaultEnv = qw(
 
 $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
 
-sub repeat_each { $RepeatEach = $_[0] if @_; $RepeatEach }
-sub no_shuffle { $NoShuffle = 1 }
-sub no_root_location { $NoRootLocation = 1 }
-sub master_on { $MasterProcessEnabled = 'on' }
-sub master_off { $MasterProcessEnabled = 'off' }
-sub master_process_enabled {
+# Prototypes as in the real module: they decide how a test file parses
+# (`html_dir . "/x"`, `add_block_preprocessor { ... };`).
+sub repeat_each (@) { $RepeatEach = $_[0] if @_; $RepeatEach }
+sub no_shuffle () { $NoShuffle = 1 }
+sub no_root_location () { $NoRootLocation = 1 }
+sub master_on () { $MasterProcessEnabled = 'on' }
+sub master_off () { $MasterProcessEnabled = 'off' }
+sub master_process_enabled (@) {
     $MasterProcessEnabled = $_[0] ? 'on' : 'off' if @_;
-    return $MasterProcessEnabled eq 'on' ? 1 : 0;
+    return $MasterProcessEnabled;
 }
-sub workers { $Workers = $_[0] if @_; $Workers }
-sub worker_connections { $WorkerConnections = $_[0] if @_; $WorkerConnections }
-sub log_level { $LogLevel = $_[0] if @_; $LogLevel }
-sub no_long_string { $NoLongString = 1 }
-sub server_port { $ServerPort = $_[0] if @_; $ServerPort }
-sub server_port_for_client { $ServerPortForClient = $_[0] if @_; $ServerPortForClient }
-sub server_addr { $ServerAddr = $_[0] if @_; $ServerAddr }
-sub server_root { $ServRoot }
-sub html_dir { "$ServRoot/html" }
-sub env_to_nginx { push @EnvToNginx, @_ }
-sub add_block_preprocessor { push @BlockPreprocessors, $_[0] }
-sub add_cleanup_handler { push @CleanupHandlers, $_[0] }
-sub check_accum_error_log { $CheckAccumErrLog = 1 }
-sub timeout { $Timeout = $_[0] if @_; $Timeout }
+sub workers (@) { $Workers = $_[0] if @_; $Workers }
+sub worker_connections (@) { $WorkerConnections = $_[0] if @_; $WorkerConnections }
+sub log_level (@) { $LogLevel = $_[0] if @_; $LogLevel }
+sub no_long_string () { $NoLongString = 1 }
+sub server_port (@) { $ServerPort = $_[0] if @_; $ServerPort }
+sub server_port_for_client (@) { $ServerPortForClient = $_[0] if @_; $ServerPortForClient }
+sub server_addr (@) { $ServerAddr = $_[0] if @_; $ServerAddr }
+sub server_root () { $ServRoot }
+sub html_dir () { "$ServRoot/html" }
+sub env_to_nginx (@) { push @EnvToNginx, @_ }
+# The last one added runs first, as in the real module.
+sub add_block_preprocessor (&) { unshift @BlockPreprocessors, $_[0] }
+sub add_cleanup_handler ($) { unshift @CleanupHandlers, $_[0] }
+sub check_accum_error_log () { $CheckAccumErrLog = 1 }
+sub timeout (@) { $Timeout = $_[0] if @_; $Timeout }
 
 my $OwnerPid = $$;
 my $Server;
@@ -106,7 +109,7 @@ sub server {
     );
 }
 
-sub bail_out {
+sub bail_out (@) {
     my $msg = join '', @_;
     $msg =~ s/\s+\z//;
     cleanup();
@@ -137,7 +140,7 @@ for my $sig (qw(INT TERM HUP)) {
         if !defined $SIG{$sig} || $SIG{$sig} eq '' || $SIG{$sig} eq 'DEFAULT';
 }
 
-sub run_tests {
+sub run_tests () {
     $ENV{TEST_NGINX_SERVER_PORT} = $ServerPort unless defined $ENV{TEST_NGINX_SERVER_PORT};
     $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
     my $srv = server();

@@ -170,6 +170,7 @@ sub _check_body {
 # the first difference instead of a screenful (like Test::LongString).
 sub is_str {
     my ($got, $want, $label) = @_;
+    return Test::More::like($got, $want, $label) if ref $want eq 'Regexp';
     if (!defined $got || !defined $want
         || (length($got) < 200 && length($want) < 200 && "$got$want" !~ /[^\x09\x0a\x0d\x20-\x7e]/)) {
         return Test::More::is($got, $want, $label);

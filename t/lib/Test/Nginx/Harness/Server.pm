@@ -255,7 +255,7 @@ sub _start_once {
     my $status = $?;
     my $stderr = slurp($stderr_file) // '';
     print STDERR $stderr if $stderr =~ /\S/ && $status == 0;
-    return (0, "command: @cmd\nexit status " . ($status >> 8) . "\n$stderr") if $status != 0;
+    return (0, "command: @cmd\nexit status " . ($status >> 8) . "\n$stderr", $status) if $status != 0;
 
     # The daemon writes the pid file after its parent has exited.
     my $until = time + 3;
@@ -267,7 +267,15 @@ sub _start_once {
         }
         sleep 0.002;
     }
-    return (0, "command: @cmd\nnginx exited 0 but wrote no pid file " . $self->pid_file . "\n$stderr");
+    return (0, "command: @cmd\nnginx exited 0 but wrote no pid file " . $self->pid_file . "\n$stderr", 0);
+}
+
+# One start attempt for `--- must_die`: returns nginx's wait status (0 when
+# it did start; it is then running and stop() ends it).
+sub try_start {
+    my $self = shift;
+    my (undef, undef, $status) = $self->_start_once;
+    return $status // 0;
 }
 
 # Graceful stop (QUIT, or TERM for TEST_NGINX_FAST_SHUTDOWN); KILL after

@@ -1,33 +1,42 @@
 package Test::Nginx::Harness::TcpServer;
 
-# `--- tcp_listen` a scripted TCP peer for nginx to talk to (an upstream that
-# answers garbage, answers slowly, or hangs up), in a forked child:
-#   tcp_listen: PORT (or a unix socket path)   tcp_reply: bytes (array = packets)
-#   tcp_reply_delay: 100ms   tcp_query_len: N   tcp_no_close   tcp_query: expected bytes
-# The child serves connections one after another until the round ends; what
-# it received (all connections, concatenated) is compared with tcp_query.
+# `--- tcp_listen`: a scripted TCP peer for nginx to talk to (an upstream
+# that answers garbage, answers late, or hangs up), run in a forked child for
+# one round, with the real module's semantics:
+#   tcp_listen: PORT or /path/x.sock    tcp_reply: bytes (eval array = packets)
+#   tcp_query_len: N (default: length of tcp_query)   tcp_reply_delay: 100ms
+#   tcp_shutdown: 0|1|2 (+ tcp_shutdown_delay)   tcp_no_close
+# It accepts ONE connection, reads until it has tcp_query_len bytes (or, with
+# no length, one read), replies, and closes. What it read is kept in a file
+# for the tcp_query / tcp_query_len checks.
 
 use strict;
 use warnings;
 
-use IO::Select ();
 use IO::Socket::INET ();
 use IO::Socket::UNIX ();
 use POSIX ();
-use Socket qw(SOMAXCONN);
-use Time::HiRes qw(sleep time);
+use Socket qw(SOCK_STREAM);
+use Time::HiRes qw(sleep);
 
-use Test::Nginx::Harness::Util qw(parse_time slurp spew);
+use Test::Nginx::Harness::Util qw(slurp spew);
 
-# %a: listen, reply, reply_delay, query_len, no_close, record (file for the query)
+# %a: listen, reply, reply_delay, query_len, no_close, shutdown,
+# shutdown_delay, record (file for the query)
 sub start {
     my ($class, %a) = @_;
-    my $listen = $a{listen};
-    my $sock = $listen =~ m{/}
-        ? do { unlink $listen; IO::Socket::UNIX->new(Local => $listen, Listen => SOMAXCONN) }
-        : IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $listen,
-            Listen => SOMAXCONN, ReuseAddr => 1, Proto => 'tcp');
-    die "tcp_listen: cannot listen on $listen: $!\n" unless $sock;
+    my $target = $a{listen};
+    my $sock;
+    if ($target =~ /^\d+$/) {
+        $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $target,
+            Listen => 5, ReuseAddr => 1, Proto => 'tcp');
+    } elsif ($target =~ /\S+\.sock$/) {
+        unlink $target;
+        $sock = IO::Socket::UNIX->new(Local => $target, Type => SOCK_STREAM, Listen => 5);
+    } else {
+        die "bad tcp_listen target: $target\n";
+    }
+    die "failed to create the tcp listening socket on $target: $!\n" unless $sock;
     spew($a{record}, '');
     my $pid = fork // die "fork: $!\n";
     if (!$pid) {
@@ -41,37 +50,30 @@ sub start {
 
 sub _serve {
     my ($sock, $a) = @_;
-    my @held;    # tcp_no_close: keep peers open until we are stopped
-    while (my $c = $sock->accept) {
-        binmode $c;
-        my $got = _read_query($c, $a->{query_len});
-        open my $fh, '>>:raw', $a->{record} or die;
-        print {$fh} $got;
-        close $fh;
-        sleep $a->{reply_delay} if $a->{reply_delay};
-        my $reply = $a->{reply};
-        for my $packet (ref $reply eq 'ARRAY' ? @$reply : defined $reply ? ($reply) : ()) {
-            syswrite $c, $packet;
+    my $c = $sock->accept or return;
+    binmode $c;
+    my ($no_read, $no_write);
+    if (defined $a->{shutdown}) {
+        sleep $a->{shutdown_delay} if $a->{shutdown_delay};
+        $c->shutdown($a->{shutdown});
+        ($a->{shutdown} == 0 || $a->{shutdown} == 2) ? ($no_read = 1) : ($no_write = 1);
+    }
+    unless ($no_read) {
+        my $buf = '';
+        while (1) {
+            my $n = sysread $c, $buf, 4096, length $buf;
+            last unless $n;    # error or EOF (the real module would spin here)
+            spew($a->{record}, $buf);    # visible at once, as in the real module
+            last if !$a->{query_len} || length($buf) >= $a->{query_len};
         }
-        $a->{no_close} ? push(@held, $c) : close $c;
     }
-}
-
-# With tcp_query_len: exactly that many bytes. Otherwise until the peer
-# half-closes or goes quiet for 100 ms after sending something.
-sub _read_query {
-    my ($c, $len) = @_;
-    my $sel = IO::Select->new($c);
-    my $buf = '';
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        last if defined $len && length $buf >= $len;
-        my $wait = length($buf) && !defined $len ? 0.1 : $deadline - time;
-        last unless $sel->can_read($wait);
-        my $n = sysread $c, $buf, defined $len ? $len - length $buf : 65536, length $buf;
-        last unless $n;
+    sleep $a->{reply_delay} if $a->{reply_delay};
+    unless ($no_write) {
+        my $reply = $a->{reply};
+        syswrite $c, $_ for ref $reply eq 'ARRAY' ? @$reply : defined $reply ? ($reply) : ();
     }
-    return $buf;
+    sleep 1 while $a->{no_close};
+    close $c;
 }
 
 sub query { slurp($_[0]{record}) // '' }
@@ -81,6 +83,7 @@ sub stop {
     my $pid = delete $self->{pid} or return;
     kill 'TERM', $pid;
     waitpid $pid, 0;
+    unlink $self->{listen} if $self->{listen} =~ /\.sock$/;
 }
 
 sub DESTROY { $_[0]->stop if $_[0]{owner} == $$ }
