@@ -221,7 +221,7 @@ sub _parse_one {
     $r->{raw_headers} = $head;
     my $res = HTTP::Response->parse($head);
     $r->{res} = $res;
-    $r->{code} = defined $res->code ? $res->code : '';
+    $r->{code} = defined $res->code && $res->code =~ /^\d+$/ ? $res->code : '';
     my $code = $r->{code};
 
     if ($is_head || $code eq '304' || $code eq '101') {
