@@ -203,12 +203,7 @@ pub unsafe extern "C" fn set_store_path(
         );
         return NGX_CONF_ERROR;
     }
-    let trimmed = match path.iter().rposition(|&b| b != b'/') {
-        Some(last) => &path[..=last],
-        None => &path[..0],
-    };
-    let mut data_dir = trimmed.to_vec();
-    data_dir.extend_from_slice(b"/data");
+    let data_dir = data_dir_of(path);
 
     let stores = lc.stores.get_or_insert_with(Vec::new);
     let store_at = match stores.iter().position(|s| s.group == group) {
@@ -234,8 +229,32 @@ pub unsafe extern "C" fn set_store_path(
         );
         return NGX_CONF_ERROR;
     }
-    // A missing data directory is only a warning: nginx may start before the storage daemon has
-    // created its tree, and requests then simply get 404.
+    // SAFETY: cf is this directive's valid configuration.
+    let Ok(dir) = (unsafe { open_data_dir(cf, data_dir) }) else {
+        return NGX_CONF_ERROR;
+    };
+    dirs[index] = Some(dir);
+    NGX_CONF_OK
+}
+
+/// `<store_path>/data` for `store_path` (absolute, trailing slashes ignored).
+pub fn data_dir_of(store_path: &[u8]) -> Vec<u8> {
+    let trimmed = match store_path.iter().rposition(|&b| b != b'/') {
+        Some(last) => &store_path[..=last],
+        None => &store_path[..0],
+    };
+    let mut data_dir = trimmed.to_vec();
+    data_dir.extend_from_slice(b"/data");
+    data_dir
+}
+
+/// Opens the handle used by `openat2` for a data directory, closed with the configuration
+/// cycle. A missing directory is only a warning: nginx may start before the storage daemon has
+/// created its tree, and requests then simply get 404.
+///
+/// # Safety
+/// `cf` must be a valid configuration being parsed.
+pub unsafe fn open_data_dir(cf: *mut ngx_conf_t, data_dir: Vec<u8>) -> Result<DataDir, ()> {
     let shown = String::from_utf8_lossy(&data_dir).into_owned();
     let fd = match CString::new(data_dir.clone()).map(|c| beneath::open_dir(&c)) {
         Ok(Ok(fd)) => {
@@ -244,7 +263,7 @@ pub unsafe extern "C" fn set_store_path(
             let cln = unsafe { ngx_pool_cleanup_add((*cf).pool, 0) };
             if cln.is_null() {
                 beneath::close(fd);
-                return NGX_CONF_ERROR;
+                return Err(());
             }
             // SAFETY: cln was just allocated by nginx and is ours to fill.
             unsafe {
@@ -257,17 +276,15 @@ pub unsafe extern "C" fn set_store_path(
             ngx_conf_log_error!(
                 NGX_LOG_WARN,
                 cf,
-                "fastdfs_store_path {}: \"{}\" cannot be opened (yet): {}",
-                index,
+                "fastdfs: store path data directory \"{}\" cannot be opened (yet): {}",
                 shown,
                 e
             );
             None
         }
-        Err(_) => return NGX_CONF_ERROR,
+        Err(_) => return Err(()),
     };
-    dirs[index] = Some(DataDir { path: data_dir, fd });
-    NGX_CONF_OK
+    Ok(DataDir { path: data_dir, fd })
 }
 
 unsafe extern "C" fn close_dir_fd(data: *mut c_void) {

@@ -10,6 +10,7 @@ mod conf;
 mod ctx;
 mod fallback;
 mod handler;
+mod modconf;
 mod peers;
 mod response;
 mod token;
@@ -61,7 +62,7 @@ const fn command(
     }
 }
 
-static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 17] = [
+static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 18] = [
     command(
         ngx_string!("ngx_fastdfs_module"),
         NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
@@ -141,6 +142,11 @@ static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 17] = [
         ngx_string!("fastdfs_proxy_location"),
         ANY_LEVEL | NGX_CONF_TAKE1,
         peers::set_proxy_location,
+    ),
+    command(
+        ngx_string!("fastdfs_conf"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        modconf::set_conf,
     ),
     ngx_command_t::empty(),
 ];

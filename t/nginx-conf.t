@@ -60,6 +60,14 @@ my @bad = (
     ['fastdfs_proxy_location peer;',            qr/is not a named location/],
     ['fastdfs_token_fail_file /no/such/file;',  qr/is not a readable file/],
 );
+# A mod_fastdfs.conf with a bad value: the error names that file, its line and the key.
+open my $mfh, '>', "$tmp/conf/mod_fastdfs.conf" or die $!;
+print {$mfh} "group_name=group1\nstore_path0=/data/fastdfs\nresponse_mode=proxied\n";
+close $mfh;
+push @bad, ["fastdfs_conf $tmp/conf/mod_fastdfs.conf;",
+    qr{\Q$tmp/conf/mod_fastdfs.conf:3: response_mode: "proxied" is neither proxy nor redirect\E}];
+push @bad, ["fastdfs_conf $tmp/conf/absent.conf;", qr/fastdfs_conf: cannot read/];
+
 my $n = 0;
 for my $case (@bad) {
     my ($line, $want, $lineno) = @$case;

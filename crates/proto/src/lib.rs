@@ -19,6 +19,7 @@ pub mod fileid;
 pub mod frame;
 pub mod http;
 pub mod memcached;
+pub mod modconf;
 pub mod status;
 pub mod storage;
 pub mod token;
