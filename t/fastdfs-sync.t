@@ -1,25 +1,28 @@
 # Files not synced here yet: proxied to (or redirected at) a configured member of their group,
 # the source first, the others when it fails; never to an address that is not a member.
-# The peers are two more servers of this nginx on 127.0.0.2 and 127.0.0.3, each a storage
+# The peers are a second nginx listening on 127.0.0.2 and 127.0.0.3, each server a storage
 # node with its own store path served by ngx_fastdfs_module.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/fixtures';
 use FdfsStore;
+use PeerNginx;
 
-FdfsStore::prepare();
+my $store = FdfsStore::prepare();
+$ENV{TEST_NGINX_PEER_A_PORT} = PeerNginx::free_port();
+$ENV{TEST_NGINX_PEER_B_PORT} = PeerNginx::free_port();
 
-our $peers = <<'_EOC_';
+PeerNginx::start(<<"_EOC_", "127.0.0.2:$ENV{TEST_NGINX_PEER_A_PORT}", "127.0.0.3:$ENV{TEST_NGINX_PEER_B_PORT}");
     server {
-        listen 127.0.0.2:$TEST_NGINX_RAND_PORT_1;
+        listen 127.0.0.2:$ENV{TEST_NGINX_PEER_A_PORT};
         fastdfs_group group1;
-        fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE-peerA;
+        fastdfs_store_path 0 $store-peerA;
         fastdfs_url_have_group_name on;
         location /group1/ { ngx_fastdfs_module; add_header X-Served-By peerA; }
     }
     server {
-        listen 127.0.0.3:$TEST_NGINX_RAND_PORT_2;
+        listen 127.0.0.3:$ENV{TEST_NGINX_PEER_B_PORT};
         fastdfs_group group1;
-        fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE-peerB;
+        fastdfs_store_path 0 $store-peerB;
         fastdfs_url_have_group_name on;
         location /group1/ { ngx_fastdfs_module; add_header X-Served-By peerB; }
     }
@@ -46,15 +49,14 @@ _EOC_
 
 add_block_preprocessor(sub {
     my $block = shift;
-    $block->set_value("http_config", $peers) unless defined $block->http_config;
     if (!defined $block->config) {
         $block->set_value("config", <<'_EOC_' . $proxy_locations);
     fastdfs_group group1;
     fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE;
     fastdfs_url_have_group_name on;
     fastdfs_sync_max_delay 100y;
-    fastdfs_peer group1 127.0.0.2 127.0.0.2:$TEST_NGINX_RAND_PORT_1;
-    fastdfs_peer group1 127.0.0.3 127.0.0.3:$TEST_NGINX_RAND_PORT_2;
+    fastdfs_peer group1 127.0.0.2 127.0.0.2:$TEST_NGINX_PEER_A_PORT;
+    fastdfs_peer group1 127.0.0.3 127.0.0.3:$TEST_NGINX_PEER_B_PORT;
 _EOC_
     }
 });
@@ -94,7 +96,7 @@ hello fastdfs
     fastdfs_url_have_group_name on;
     fastdfs_sync_max_delay 100y;
     fastdfs_peer group1 127.0.0.2 127.0.0.2:1;
-    fastdfs_peer group1 127.0.0.3 127.0.0.3:$TEST_NGINX_RAND_PORT_2;
+    fastdfs_peer group1 127.0.0.3 127.0.0.3:$TEST_NGINX_PEER_B_PORT;
     location /group1/ { ngx_fastdfs_module; }
     location @fastdfs_peer {
         proxy_pass http://$fastdfs_peer$fastdfs_peer_uri;
@@ -183,7 +185,7 @@ Location: http://127.0.0.2:8080/group1/M00/00/00/fwAAAmsCPlyAPZMKAAAAEY14mZc296.
     fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE;
     fastdfs_url_have_group_name on;
     fastdfs_sync_max_delay 1s;
-    fastdfs_peer group1 127.0.0.2 127.0.0.2:$TEST_NGINX_RAND_PORT_1;
+    fastdfs_peer group1 127.0.0.2 127.0.0.2:$TEST_NGINX_PEER_A_PORT;
     location /group1/ { ngx_fastdfs_module; }
 --- request
 GET /group1/M00/00/00/fwAAAmsCPlyAPZMKAAAAEY14mZc296.txt
@@ -198,7 +200,7 @@ proxying to
     fastdfs_group group2;
     fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE-group2;
     fastdfs_url_have_group_name on;
-    fastdfs_peer group1 127.0.0.2 127.0.0.2:$TEST_NGINX_RAND_PORT_1;
+    fastdfs_peer group1 127.0.0.2 127.0.0.2:$TEST_NGINX_PEER_A_PORT;
     location ~ ^/group[0-9]+/ { ngx_fastdfs_module; }
     location @fastdfs_peer { proxy_pass http://$fastdfs_peer$fastdfs_peer_uri; }
 --- request
