@@ -92,6 +92,20 @@ pub trait Body: Sized {
         self.encode(ip, &mut v);
         v
     }
+
+    /// Header + body in one buffer, ready for a single write (requests: `status` 0 or flags;
+    /// responses: `cmd` = [`crate::cmd::RESP`]).
+    fn packet(&self, cmd: u8, status: u8, ip: IpWidth) -> Vec<u8> {
+        let mut v = vec![0u8; crate::frame::HEADER_LEN];
+        self.encode(ip, &mut v);
+        let h = Header {
+            pkg_len: (v.len() - crate::frame::HEADER_LEN) as u64,
+            cmd,
+            status,
+        };
+        v[..crate::frame::HEADER_LEN].copy_from_slice(&h.encode());
+        v
+    }
 }
 
 /// Result of [`Streamed::decode_head`] on a prefix of the body.

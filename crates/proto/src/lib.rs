@@ -11,6 +11,8 @@
 //! IP fields in responses come in two widths ([`IpWidth`]): encoders take the configured width,
 //! decoders accept both by body length, as the C client does.
 
+#![warn(missing_docs)]
+
 pub mod body;
 pub mod cmd;
 pub mod common;

@@ -29,7 +29,7 @@ pub use decoded::{DecodedFileId, FileType, Source, TrunkInfo};
 pub use encode::{encode_raw, format_ext, logical_name, masked_size, slave_name, SizeKind};
 pub use error::FileIdError;
 pub use validate::{
-    is_ext_char, parse_file_id, parse_logical_name, validate_group_name, FileIdRef,
+    is_ext_char, parse_file_id, parse_logical_name, parse_url_path, validate_group_name, FileIdRef,
 };
 
 /// Longest group name (`FDFS_GROUP_NAME_MAX_LEN`).
