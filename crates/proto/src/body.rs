@@ -78,6 +78,24 @@ impl BodyError {
     }
 }
 
+/// Why a request could not be typed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RequestError {
+    /// A command this side does not implement.
+    #[error("unknown command {0}")]
+    UnknownCommand(u8),
+    /// The body does not fit the command's layout.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+}
+
+impl RequestError {
+    /// The status a server answers with: EINVAL for both, as FastDFS does.
+    pub const fn status(&self) -> u8 {
+        crate::status::EINVAL
+    }
+}
+
 /// A body that is always read whole (bounded by [`crate::frame::Limits`]).
 pub trait Body: Sized {
     /// Appends the body. `ip` matters only for messages with IP fields.

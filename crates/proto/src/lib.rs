@@ -24,4 +24,4 @@ pub mod token;
 pub mod tracker;
 mod wire;
 
-pub use body::{Body, BodyError, HeadProgress, IpWidth, Streamed};
+pub use body::{Body, BodyError, HeadProgress, IpWidth, RequestError, Streamed};

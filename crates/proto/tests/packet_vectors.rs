@@ -471,3 +471,64 @@ fn status_byte_carries_file_info_flags() {
         FileRef::decode(&body).unwrap();
     }
 }
+
+#[test]
+fn request_enums_type_every_captured_request() {
+    use fdfs_proto::storage::StorageRequest;
+    use fdfs_proto::tracker::TrackerRequest;
+    let v = load("fastdfs-packets.json");
+    let (mut tracker, mut storage) = (0, 0);
+    for e in v["exchanges"].as_array().unwrap() {
+        let id = e["id"].as_str().unwrap();
+        let (h, body) = frame_of(id, &e["request"]);
+        let mut wire = h.encode().to_vec();
+        wire.extend_from_slice(&body);
+        let refused = e["response"]["header"]["status"] == status::EINVAL;
+        match e["connection"]["server"].as_str().unwrap() {
+            "tracker" => match TrackerRequest::decode(&h, &body) {
+                Ok(r) => {
+                    assert_eq!(r.cmd(), h.cmd);
+                    assert_eq!(r.packet(), wire, "{id}");
+                    tracker += 1;
+                }
+                Err(err) => assert!(refused, "{id}: {err}"),
+            },
+            "storage" => {
+                // Feed the body a byte at a time as a socket would.
+                let mut got = None;
+                for n in 0..=body.len() {
+                    match StorageRequest::decode_head(&h, &body[..n], &Limits::STORAGE) {
+                        Ok(HeadProgress::NeedBytes(k)) => assert!(k > n, "{id}"),
+                        Ok(HeadProgress::Complete {
+                            head,
+                            head_len,
+                            content_len,
+                        }) => {
+                            got = Some(Ok((head, head_len, content_len)));
+                            break;
+                        }
+                        Err(err) => {
+                            got = Some(Err(err));
+                            break;
+                        }
+                    }
+                }
+                match got.expect("decoder never completed") {
+                    Ok((r, head_len, content_len)) => {
+                        assert_eq!(r.cmd(), h.cmd);
+                        assert_eq!(head_len as u64 + content_len, h.pkg_len);
+                        assert_eq!(r.head_packet(), wire[..HEADER_LEN + head_len], "{id}");
+                        storage += 1;
+                    }
+                    Err(err) => {
+                        assert!(refused, "{id}: {err}");
+                        assert_eq!(err.status(), status::EINVAL);
+                    }
+                }
+            }
+            s => panic!("{s}"),
+        }
+    }
+    eprintln!("typed tracker requests {tracker}, storage requests {storage}");
+    assert_eq!(tracker + storage, 162 - 9);
+}

@@ -74,9 +74,7 @@ pub fn parse_file_id(s: &[u8]) -> Result<FileIdRef<'_>, FileIdError> {
 /// `<group>/MXX/...` when `with_group` (`url_have_group_name = true`) or `MXX/...` otherwise.
 /// The path must already be percent-decoded and stripped of its query string.
 pub fn parse_url_path(path: &[u8], with_group: bool) -> Result<FileIdRef<'_>, FileIdError> {
-    let rest = path
-        .strip_prefix(b"/")
-        .ok_or(FileIdError::NotAbsolute)?;
+    let rest = path.strip_prefix(b"/").ok_or(FileIdError::NotAbsolute)?;
     if with_group {
         parse_file_id(rest)
     } else {

@@ -17,10 +17,13 @@
 //! | 75 STORAGE_PARAMETER_REQ | [`crate::common::Empty`] | [`Parameters`] |
 //! | 111 ACTIVE_TEST | [`crate::common::Empty`] | [`crate::common::Empty`] |
 //! | 82 QUIT | [`crate::common::Empty`] | none (the server closes) |
+//!
+//! [`TrackerRequest`] types any of these from a header and its body.
 
 mod list;
 mod member;
 mod query;
+mod request;
 mod stat;
 
 pub use list::{GroupStat, GroupStats, ListStorages, StorageStat, StorageStats, VERSION_LEN};
@@ -30,4 +33,5 @@ pub use member::{
     MAX_TRACKERS, MEMBER_IP_LEN,
 };
 pub use query::{FetchTargets, StoreTarget, StoreTargets};
+pub use request::TrackerRequest;
 pub use stat::StatBlock;
