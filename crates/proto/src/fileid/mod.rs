@@ -40,7 +40,7 @@ mod error;
 mod validate;
 
 pub use decoded::{DecodedFileId, FileType, Source, TrunkInfo};
-pub use encode::{encode_raw, format_ext, logical_name, masked_size, slave_name, SizeKind};
+pub use encode::{encode_raw, format_ext, logical_name, masked_size, slave_name, Crc32, SizeKind};
 pub use error::FileIdError;
 pub use validate::{
     is_ext_char, parse_file_id, parse_logical_name, parse_url_path, validate_group_name, FileIdRef,

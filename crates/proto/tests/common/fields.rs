@@ -62,4 +62,3 @@ pub fn compare(id: &str, ours: &Fields, theirs: &Value) {
         assert_eq!(v, &want, "{id}: field {name}");
     }
 }
-
