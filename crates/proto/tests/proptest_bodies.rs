@@ -102,6 +102,13 @@ proptest! {
     }
 
     #[test]
+    fn full_groups_are_unambiguous(g in group(), s in server(), ip in width()) {
+        // 23 wide records are as long as 53 narrow ones; the 32-server cap decides.
+        body_round_trip(&StoreTargets { group: g.clone(), servers: vec![s.clone(); 23], store_path_index: 1 }, ip);
+        body_round_trip(&FetchTargets { group: g, servers: vec![s; MAX_SERVERS_PER_GROUP] }, ip);
+    }
+
+    #[test]
     fn query_responses(g in group(), s in proptest::collection::vec(server(), 1..8), idx in any::<u8>(), ip in width()) {
         body_round_trip(&StoreTarget { group: g.clone(), server: s[0].clone(), store_path_index: idx }, ip);
         body_round_trip(&StoreTargets { group: g.clone(), servers: s.clone(), store_path_index: idx }, ip);

@@ -32,6 +32,6 @@ pub use member::{
     StorageBrief, CHANGE_FLAG_GROUP_SERVER, CHANGE_FLAG_LEADER, CHANGE_FLAG_TRUNK_SERVER,
     MAX_TRACKERS, MEMBER_IP_LEN,
 };
-pub use query::{FetchTargets, StoreTarget, StoreTargets};
+pub use query::{FetchTargets, StoreTarget, StoreTargets, MAX_SERVERS_PER_GROUP};
 pub use request::TrackerRequest;
 pub use stat::StatBlock;
