@@ -75,6 +75,8 @@ fn all(h: &Header, b: &[u8]) {
     whole::<GroupStats>(b);
     whole::<ListStorages>(b);
     whole::<StorageStats>(b);
+    whole::<GroupStatsV5>(b);
+    whole::<StorageStatsV5>(b);
     whole::<JoinRequest>(b);
     whole::<JoinResponse>(b);
     whole::<Beat>(b);
