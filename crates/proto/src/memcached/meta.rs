@@ -89,7 +89,7 @@ impl<'a> MetaRequest<'a> {
     }
 
     /// `q`: suppress the common-case reply — `EN` for `mg`, `HD` for `ms`,
-    /// `md`, `ma`, `NF` for `md`/`ma`. Errors are always sent.
+    /// `md`, `ma`. `NF`, `NS`, `EX`, a hit's `VA` and errors are still sent.
     pub fn quiet(&self) -> bool {
         self.has(b'q')
     }
