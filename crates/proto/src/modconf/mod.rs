@@ -25,10 +25,15 @@ use thiserror::Error;
 /// One `key = value` line, with where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The file the line is in (an included file names itself).
     pub file: String,
+    /// 1-based line number.
     pub line: usize,
+    /// The `[section]` the line is under, if any.
     pub section: Option<String>,
+    /// Text before the first `=`, trimmed.
     pub key: String,
+    /// Text after the first `=`, trimmed.
     pub value: String,
 }
 
@@ -36,9 +41,13 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{}: {key}: {message}", where_(file, *line))]
 pub struct ConfError {
+    /// The file holding the bad line (or missing the key).
     pub file: String,
+    /// 1-based line, or 0 when the key is missing altogether.
     pub line: usize,
+    /// The key (or `#include`).
     pub key: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -118,14 +127,18 @@ fn parse_into(
 /// A local group and its store paths (index `i` is `M<i>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupPaths {
+    /// `group_name`.
     pub name: String,
+    /// `store_path0..N`, as written.
     pub store_paths: Vec<String>,
 }
 
 /// Token settings (`http.anti_steal.*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenSettings {
+    /// `http.anti_steal.secret_key`.
     pub secret_key: String,
+    /// `http.anti_steal.token_ttl` in seconds.
     pub ttl: i64,
     /// Path of the file answered on failure, as written.
     pub fail_file: Option<String>,
@@ -134,14 +147,21 @@ pub struct TokenSettings {
 /// Everything of a mod_fastdfs.conf the nginx module uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModConf {
+    /// The local groups (one unless `group_count` > 0).
     pub groups: Vec<GroupPaths>,
+    /// `url_have_group_name`.
     pub url_have_group_name: bool,
     /// `true` for `redirect`, `false` for `proxy`.
     pub redirect_mode: bool,
+    /// `storage_sync_file_max_delay` in seconds.
     pub sync_max_delay: i64,
+    /// `flv_support`.
     pub flv: bool,
+    /// `flv_extension`, without a dot.
     pub flv_extension: String,
+    /// Set when `http.anti_steal.check_token` is true.
     pub token: Option<TokenSettings>,
+    /// `anti_steal_bypass_header_name` and `_value`.
     pub bypass_header: Option<(String, String)>,
     /// Settings we cannot honour, for the log.
     pub warnings: Vec<String>,
