@@ -50,6 +50,11 @@ pub struct MetaFlag<'a> {
 }
 
 impl<'a> MetaFlag<'a> {
+    /// A flag without argument, e.g. `MetaFlag::bare(b'v')`.
+    pub const fn bare(flag: u8) -> MetaFlag<'static> {
+        MetaFlag { flag, token: b"" }
+    }
+
     /// Splits a whitespace-free token into letter and argument.
     pub fn from_token(tok: &'a [u8]) -> Option<MetaFlag<'a>> {
         let (&flag, token) = tok.split_first()?;

@@ -334,7 +334,7 @@ impl<'a> Request<'a> {
             | Request::Delete { key, .. }
             | Request::Arithmetic { key, .. }
             | Request::Touch { key, .. } => Some(Cow::Borrowed(*key)),
-            Request::Meta(m) => Some(m.key.clone()),
+            Request::Meta(m) if m.command != super::meta::MetaCommand::Noop => Some(m.key.clone()),
             _ => None,
         }
     }
