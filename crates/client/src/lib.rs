@@ -10,8 +10,13 @@
 //! ```
 
 mod storage;
+mod fdfs;
+pub mod tracker;
+pub mod transfer;
 
 pub use storage::{StorageClient, StorageOptions};
+pub use fdfs::{split_file_id, ClientOptions, FdfsClient};
+pub use tracker::TrackerClient;
 
 pub use fdfs_proto::storage::{FileInfo, MetaItem, MetaOp, Metadata, StoredFile};
 
