@@ -93,7 +93,8 @@ impl FdfsClient {
         let mut last = None;
         for i in 0..n {
             let addr = &self.trackers[(start + i) % n];
-            let mut t = match TrackerClient::connect(addr.as_str(), self.opts.connect_timeout).await {
+            let mut t = match TrackerClient::connect(addr.as_str(), self.opts.connect_timeout).await
+            {
                 Ok(t) => t,
                 Err(e) => {
                     last = Some(e);
@@ -155,8 +156,13 @@ impl FdfsClient {
         let stored = transfer::upload(&storage, idx, ext, size, src, t, progress).await?;
         if !meta.0.is_empty() {
             let mut s = StorageClient::connect_with(storage.as_str(), self.storage_opts()).await?;
-            s.set_metadata(&stored.group, &stored.file_name, MetaOp::Overwrite, meta.clone())
-                .await?;
+            s.set_metadata(
+                &stored.group,
+                &stored.file_name,
+                MetaOp::Overwrite,
+                meta.clone(),
+            )
+            .await?;
         }
         Ok(stored.file_id())
     }
@@ -195,7 +201,10 @@ impl FdfsClient {
 
     pub async fn set_metadata(&self, file_id: &str, op: MetaOp, meta: Metadata) -> Result<()> {
         let (g, n) = split_file_id(file_id)?;
-        self.update_server(g, n).await?.set_metadata(g, n, op, meta).await
+        self.update_server(g, n)
+            .await?
+            .set_metadata(g, n, op, meta)
+            .await
     }
 
     pub async fn get_metadata(&self, file_id: &str) -> Result<Metadata> {

@@ -78,7 +78,10 @@ impl TrackerClient {
     pub async fn query_store(&mut self, group: Option<&str>) -> Result<StoreTarget> {
         match group {
             None => self.call(cmd::QUERY_STORE_WITHOUT_GROUP_ONE, &Empty).await,
-            Some(g) => self.call(cmd::QUERY_STORE_WITH_GROUP_ONE, &group_name(g)).await,
+            Some(g) => {
+                self.call(cmd::QUERY_STORE_WITH_GROUP_ONE, &group_name(g))
+                    .await
+            }
         }
     }
 
@@ -86,7 +89,10 @@ impl TrackerClient {
     pub async fn query_store_all(&mut self, group: Option<&str>) -> Result<StoreTargets> {
         match group {
             None => self.call(cmd::QUERY_STORE_WITHOUT_GROUP_ALL, &Empty).await,
-            Some(g) => self.call(cmd::QUERY_STORE_WITH_GROUP_ALL, &group_name(g)).await,
+            Some(g) => {
+                self.call(cmd::QUERY_STORE_WITH_GROUP_ALL, &group_name(g))
+                    .await
+            }
         }
     }
 
@@ -104,13 +110,18 @@ impl TrackerClient {
         let t: FetchTargets = self.call(command, &file_ref(group, name)).await?;
         match <[ServerAddr; 1]>::try_from(t.servers) {
             Ok([s]) => Ok(s),
-            Err(v) => Err(Error::Protocol(format!("expected 1 storage, got {}", v.len()))),
+            Err(v) => Err(Error::Protocol(format!(
+                "expected 1 storage, got {}",
+                v.len()
+            ))),
         }
     }
 
     /// 105: every storage that can serve the file.
     pub async fn query_fetch_all(&mut self, group: &str, name: &str) -> Result<Vec<ServerAddr>> {
-        let t: FetchTargets = self.call(cmd::QUERY_FETCH_ALL, &file_ref(group, name)).await?;
+        let t: FetchTargets = self
+            .call(cmd::QUERY_FETCH_ALL, &file_ref(group, name))
+            .await?;
         Ok(t.servers)
     }
 
@@ -122,11 +133,16 @@ impl TrackerClient {
 
     /// 90.
     pub async fn list_group(&mut self, group: &str) -> Result<GroupStat> {
-        self.call(cmd::SERVER_LIST_ONE_GROUP, &group_name(group)).await
+        self.call(cmd::SERVER_LIST_ONE_GROUP, &group_name(group))
+            .await
     }
 
     /// 92: storages of a group, optionally only the one with `id`.
-    pub async fn list_storages(&mut self, group: &str, id: Option<&str>) -> Result<Vec<StorageStat>> {
+    pub async fn list_storages(
+        &mut self,
+        group: &str,
+        id: Option<&str>,
+    ) -> Result<Vec<StorageStat>> {
         let req = ListStorages {
             group: group.to_owned(),
             storage_id: id.map(str::to_owned),

@@ -22,7 +22,9 @@ async fn connect(addr: &str, t: Duration) -> Result<TcpStream> {
 }
 
 async fn io<T>(t: Duration, f: impl std::future::Future<Output = std::io::Result<T>>) -> Result<T> {
-    Ok(tokio::time::timeout(t, f).await.map_err(|_| Error::Timeout)??)
+    Ok(tokio::time::timeout(t, f)
+        .await
+        .map_err(|_| Error::Timeout)??)
 }
 
 /// UPLOAD_FILE (11) of `size` bytes read from `src`. `timeout` applies to each network step.

@@ -64,7 +64,11 @@ fn round_robin_and_specified_group_placement() {
         for id in &ids {
             let (g, n) = split_file_id(id).unwrap();
             let s = t.query_fetch(g, n).await.unwrap();
-            let want = if g == "group1" { st.s1.port } else { st.s2.port };
+            let want = if g == "group1" {
+                st.s1.port
+            } else {
+                st.s2.port
+            };
             assert_eq!(s.port, want);
             assert_eq!(t.query_update(g, n).await.unwrap().port, want);
             assert_eq!(t.query_fetch_all(g, n).await.unwrap().len(), 1);
@@ -80,7 +84,9 @@ fn round_robin_and_specified_group_placement() {
         }
         let groups = t.list_groups().await.unwrap();
         assert_eq!(groups.len(), 2);
-        assert!(groups.iter().all(|g| g.storage_count == 1 && g.writable_server_count == 1));
+        assert!(groups
+            .iter()
+            .all(|g| g.storage_count == 1 && g.writable_server_count == 1));
         let p = t.parameters().await.unwrap();
         assert_eq!(p.get("response_ip_addr_size"), Some("16"));
         t.active_test().await.unwrap();
@@ -100,13 +106,28 @@ fn specified_group_lookup_and_reserve_gives_enospc() {
         // No disk is this big: every path is below the reserve.
         let st = stack("reserved_storage_space = \"1000000T\"").await;
         let mut t = tclient(&st.tracker.addr()).await;
-        assert_eq!(t.query_store(None).await.unwrap_err().status(), Some(ENOSPC));
-        assert_eq!(t.query_store(Some("group1")).await.unwrap_err().status(), Some(ENOSPC));
-        assert_eq!(t.query_store_all(None).await.unwrap_err().status(), Some(ENOSPC));
+        assert_eq!(
+            t.query_store(None).await.unwrap_err().status(),
+            Some(ENOSPC)
+        );
+        assert_eq!(
+            t.query_store(Some("group1")).await.unwrap_err().status(),
+            Some(ENOSPC)
+        );
+        assert_eq!(
+            t.query_store_all(None).await.unwrap_err().status(),
+            Some(ENOSPC)
+        );
         let c = client(&[st.tracker.addr()]);
-        assert_eq!(c.upload(b"x", "txt", None).await.unwrap_err().status(), Some(ENOSPC));
+        assert_eq!(
+            c.upload(b"x", "txt", None).await.unwrap_err().status(),
+            Some(ENOSPC)
+        );
         let g = t.list_group("group1").await.unwrap();
-        assert!(g.reserved_mb > g.free_mb, "listing shows the reserve: {g:?}");
+        assert!(
+            g.reserved_mb > g.free_mb,
+            "listing shows the reserve: {g:?}"
+        );
     });
 }
 
@@ -119,7 +140,7 @@ fn offline_after_kill_and_after_silence() {
         st.s1.kill9();
         let took = wait_status(&addr, "group1", st.s1.port, OFFLINE, Duration::from_secs(2)).await;
         eprintln!("OFFLINE {took:?} after kill -9");
-        let c = client(&[addr.clone()]);
+        let c = client(std::slice::from_ref(&addr));
         for _ in 0..4 {
             let id = c.upload(b"still works", "txt", None).await.unwrap();
             assert_eq!(group_of(&id), "group2");
@@ -129,10 +150,16 @@ fn offline_after_kill_and_after_silence() {
         st.s2.signal("STOP");
         wait_status(&addr, "group2", st.s2.port, OFFLINE, Duration::from_secs(6)).await;
         let mut t = tclient(&addr).await;
-        assert_eq!(t.query_store(None).await.unwrap_err().status(), Some(ENOENT));
+        assert_eq!(
+            t.query_store(None).await.unwrap_err().status(),
+            Some(ENOENT)
+        );
         st.s2.signal("CONT");
         wait_status(&addr, "group2", st.s2.port, ACTIVE, Duration::from_secs(5)).await;
-        assert!(st.tracker.log_text().contains("storage OFFLINE (no heartbeat)"));
+        assert!(st
+            .tracker
+            .log_text()
+            .contains("storage OFFLINE (no heartbeat)"));
     });
 }
 
@@ -160,11 +187,19 @@ fn tracker_restart_keeps_membership() {
         assert_eq!(after[0].status, OFFLINE, "nobody is connected yet");
         assert_eq!(after[0].join_time, before[0].join_time);
         assert_eq!(after[0].storage_port, before[0].storage_port);
-        assert_eq!(t.query_store(None).await.unwrap_err().status(), Some(ENOENT));
+        assert_eq!(
+            t.query_store(None).await.unwrap_err().status(),
+            Some(ENOENT)
+        );
         // The storage comes back and is served again.
-        let s1 = storage_on(&st.s1.dir, st.s1.port, "group1", &[addr.clone()]);
+        let s1 = storage_on(
+            &st.s1.dir,
+            st.s1.port,
+            "group1",
+            std::slice::from_ref(&addr),
+        );
         wait_status(&addr, "group1", s1.port, ACTIVE, Duration::from_secs(8)).await;
-        let c = client(&[addr.clone()]);
+        let c = client(std::slice::from_ref(&addr));
         let id = c.upload(b"after restart", "txt", None).await.unwrap();
         assert_eq!(group_of(&id), "group1");
         // SIGTERM drains and exits 0.
@@ -193,11 +228,19 @@ fn two_trackers_one_killed_keeps_serving() {
         let c = client(&ts);
         let mut ids = Vec::new();
         for i in 0..4 {
-            ids.push(c.upload(format!("v{i}").as_bytes(), "txt", None).await.unwrap());
+            ids.push(
+                c.upload(format!("v{i}").as_bytes(), "txt", None)
+                    .await
+                    .unwrap(),
+            );
         }
         ta.kill9();
         for i in 4..10 {
-            ids.push(c.upload(format!("v{i}").as_bytes(), "txt", None).await.unwrap());
+            ids.push(
+                c.upload(format!("v{i}").as_bytes(), "txt", None)
+                    .await
+                    .unwrap(),
+            );
         }
         for (i, id) in ids.iter().enumerate() {
             assert_eq!(c.download(id).await.unwrap(), format!("v{i}").as_bytes());

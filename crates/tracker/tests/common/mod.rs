@@ -27,8 +27,16 @@ fn build(package: &str, bin: &str) -> PathBuf {
     let profile = dir.file_name().unwrap().to_str().unwrap().to_owned();
     let target = dir.parent().unwrap();
     let mut c = Command::new(env!("CARGO"));
-    c.args(["build", "--quiet", "-p", package, "--bin", bin, "--target-dir"])
-        .arg(target);
+    c.args([
+        "build",
+        "--quiet",
+        "-p",
+        package,
+        "--bin",
+        bin,
+        "--target-dir",
+    ])
+    .arg(target);
     if profile == "release" {
         c.arg("--release");
     } else if profile != "debug" {
@@ -129,7 +137,11 @@ fn spawn(bin: &Path, config: &Path, log: &Path, port: u16, dir: &Path) -> Proc {
         if let Ok(Some(st)) = p.child.try_wait() {
             panic!("{} exited with {st}: {}", bin.display(), p.log_text());
         }
-        assert!(Instant::now() < deadline, "{} did not listen on {port}", bin.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} did not listen on {port}",
+            bin.display()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     p
@@ -178,7 +190,9 @@ pub fn rt() -> tokio::runtime::Runtime {
 }
 
 pub async fn tclient(addr: &str) -> TrackerClient {
-    TrackerClient::connect(addr, Duration::from_secs(5)).await.unwrap()
+    TrackerClient::connect(addr, Duration::from_secs(5))
+        .await
+        .unwrap()
 }
 
 pub fn client(trackers: &[String]) -> FdfsClient {
@@ -191,12 +205,22 @@ pub fn client(trackers: &[String]) -> FdfsClient {
 
 /// Status byte of the storage on `port` in `group`, as tracker `addr` lists it.
 pub async fn status_of(addr: &str, group: &str, port: u16) -> Option<u8> {
-    let mut t = TrackerClient::connect(addr, Duration::from_secs(2)).await.ok()?;
+    let mut t = TrackerClient::connect(addr, Duration::from_secs(2))
+        .await
+        .ok()?;
     let list = t.list_storages(group, None).await.ok()?;
-    list.iter().find(|s| s.storage_port == i64::from(port)).map(|s| s.status)
+    list.iter()
+        .find(|s| s.storage_port == i64::from(port))
+        .map(|s| s.status)
 }
 
-pub async fn wait_status(addr: &str, group: &str, port: u16, want: u8, within: Duration) -> Duration {
+pub async fn wait_status(
+    addr: &str,
+    group: &str,
+    port: u16,
+    want: u8,
+    within: Duration,
+) -> Duration {
     let t0 = Instant::now();
     loop {
         let got = status_of(addr, group, port).await;

@@ -8,21 +8,33 @@ use fdfs_client::ClientOptions;
 
 const DEFAULT_CONF: &str = "/etc/fdfs/client.conf";
 
-pub fn resolve(flags: &[String], config: Option<&Path>) -> Result<(Vec<String>, ClientOptions), String> {
+pub fn resolve(
+    flags: &[String],
+    config: Option<&Path>,
+) -> Result<(Vec<String>, ClientOptions), String> {
     let mut opts = ClientOptions::default();
     let mut from_file = Vec::new();
     let path = match config {
         Some(p) => Some(p),
-        None if flags.is_empty() && Path::new(DEFAULT_CONF).exists() => Some(Path::new(DEFAULT_CONF)),
+        None if flags.is_empty() && Path::new(DEFAULT_CONF).exists() => {
+            Some(Path::new(DEFAULT_CONF))
+        }
         None => None,
     };
     if let Some(p) = path {
-        let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let text =
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
         from_file = parse(&text, &mut opts).map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    let trackers = if flags.is_empty() { from_file } else { flags.to_vec() };
+    let trackers = if flags.is_empty() {
+        from_file
+    } else {
+        flags.to_vec()
+    };
     if trackers.is_empty() {
-        return Err(format!("no tracker: pass --tracker host:port or --config FILE (or create {DEFAULT_CONF})"));
+        return Err(format!(
+            "no tracker: pass --tracker host:port or --config FILE (or create {DEFAULT_CONF})"
+        ));
     }
     for t in &trackers {
         check_addr(t)?;
@@ -59,9 +71,9 @@ fn parse(text: &str, opts: &mut ClientOptions) -> Result<Vec<String>, String> {
         match k {
             // "ip1,ip2:port" (inner and outer address): the first one is used.
             "tracker_server" => {
-                let (hosts, port) = v
-                    .rsplit_once(':')
-                    .ok_or_else(|| format!("line {}: tracker_server {v:?} is not host:port", n + 1))?;
+                let (hosts, port) = v.rsplit_once(':').ok_or_else(|| {
+                    format!("line {}: tracker_server {v:?} is not host:port", n + 1)
+                })?;
                 let host = hosts.split(',').next().unwrap_or(hosts).trim();
                 trackers.push(format!("{host}:{}", port.trim()));
             }

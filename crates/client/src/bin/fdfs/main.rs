@@ -40,7 +40,10 @@ enum Cmd {
         meta: Vec<String>,
     },
     /// Download FILE_ID to OUT (default: the file name part of the ID; `-` = stdout).
-    Download { file_id: String, out: Option<PathBuf> },
+    Download {
+        file_id: String,
+        out: Option<PathBuf>,
+    },
     /// Delete FILE_ID.
     Delete { file_id: String },
     /// Decode FILE_ID like `fdfs_file_info`; asks the storage when needed or with --server.
@@ -79,7 +82,10 @@ enum MetaCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("fdfs: cannot start runtime: {e}");
@@ -103,7 +109,9 @@ fn parse_meta(items: &[String]) -> Result<Metadata, String> {
                 .split_once('=')
                 .ok_or_else(|| format!("metadata {kv:?} is not name=value"))?;
             if k.is_empty() || k.len() > 64 || v.len() > 256 {
-                return Err(format!("metadata {kv:?}: name 1..=64 bytes, value <= 256 bytes"));
+                return Err(format!(
+                    "metadata {kv:?}: name 1..=64 bytes, value <= 256 bytes"
+                ));
             }
             Ok(MetaItem::new(k, v))
         })
@@ -147,26 +155,54 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .len();
             let mut bar = progress::Bar::new("upload", size);
             let id = client
-                .upload_stream(&mut f, size, &ext_of(&file), group.as_deref(), &meta, &mut |n| {
-                    bar.update(n)
-                })
+                .upload_stream(
+                    &mut f,
+                    size,
+                    &ext_of(&file),
+                    group.as_deref(),
+                    &meta,
+                    &mut |n| bar.update(n),
+                )
                 .await
                 .map_err(err("upload", &shown))?;
             bar.finish();
             println!("{id}");
         }
         Cmd::Download { file_id, out } => download(&client, &file_id, out).await?,
-        Cmd::Delete { file_id } => client.delete(&file_id).await.map_err(err("delete", &file_id))?,
+        Cmd::Delete { file_id } => client
+            .delete(&file_id)
+            .await
+            .map_err(err("delete", &file_id))?,
         Cmd::Info { file_id, server } => info::run(&client, &file_id, server).await?,
         Cmd::Monitor { json } => monitor::run(&client, json).await?,
-        Cmd::Meta { op: MetaCmd::Get { file_id } } => {
-            let m = client.get_metadata(&file_id).await.map_err(err("get metadata of", &file_id))?;
+        Cmd::Meta {
+            op: MetaCmd::Get { file_id },
+        } => {
+            let m = client
+                .get_metadata(&file_id)
+                .await
+                .map_err(err("get metadata of", &file_id))?;
             for i in m.0 {
-                println!("{}={}", String::from_utf8_lossy(&i.name), String::from_utf8_lossy(&i.value));
+                println!(
+                    "{}={}",
+                    String::from_utf8_lossy(&i.name),
+                    String::from_utf8_lossy(&i.value)
+                );
             }
         }
-        Cmd::Meta { op: MetaCmd::Set { file_id, items, merge } } => {
-            let op = if merge { MetaOp::Merge } else { MetaOp::Overwrite };
+        Cmd::Meta {
+            op:
+                MetaCmd::Set {
+                    file_id,
+                    items,
+                    merge,
+                },
+        } => {
+            let op = if merge {
+                MetaOp::Merge
+            } else {
+                MetaOp::Overwrite
+            };
             client
                 .set_metadata(&file_id, op, parse_meta(&items)?)
                 .await
@@ -184,7 +220,10 @@ async fn download(client: &FdfsClient, file_id: &str, out: Option<PathBuf>) -> R
     let out = out.unwrap_or_else(|| PathBuf::from(file_id.rsplit('/').next().unwrap_or(file_id)));
     if out.as_os_str() == "-" {
         let mut stdout = tokio::io::stdout();
-        client.download_to(file_id, &mut stdout, &mut |_, _| {}).await.map_err(e)?;
+        client
+            .download_to(file_id, &mut stdout, &mut |_, _| {})
+            .await
+            .map_err(e)?;
         return stdout.flush().await.map_err(|e| e.to_string());
     }
     let mut tmp_name = out.file_name().unwrap_or_default().to_os_string();
@@ -196,7 +235,8 @@ async fn download(client: &FdfsClient, file_id: &str, out: Option<PathBuf>) -> R
     let mut bar: Option<progress::Bar> = None;
     let r = client
         .download_to(file_id, &mut f, &mut |done, total| {
-            bar.get_or_insert_with(|| progress::Bar::new("download", total)).update(done)
+            bar.get_or_insert_with(|| progress::Bar::new("download", total))
+                .update(done)
         })
         .await;
     if let Some(b) = bar.as_mut() {
@@ -204,7 +244,9 @@ async fn download(client: &FdfsClient, file_id: &str, out: Option<PathBuf>) -> R
     }
     let synced = f.sync_all().await;
     drop(f);
-    let done = r.map_err(e).and_then(|_| synced.map_err(|err| format!("cannot write {}: {err}", tmp.display())));
+    let done = r
+        .map_err(e)
+        .and_then(|_| synced.map_err(|err| format!("cannot write {}: {err}", tmp.display())));
     match done {
         Ok(()) => tokio::fs::rename(&tmp, &out)
             .await

@@ -40,7 +40,10 @@ pub async fn run(client: &FdfsClient, as_json: bool) -> Result<(), String> {
     if as_json {
         let groups: Vec<_> = data.iter().map(|(g, s)| group_json(g, s)).collect();
         let v = json!({ "trackers": client.trackers(), "groups": groups });
-        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+        );
         return Ok(());
     }
     println!("group count: {}", data.len());
@@ -59,7 +62,12 @@ pub async fn run(client: &FdfsClient, as_json: bool) -> Result<(), String> {
         for (i, s) in storages.iter().enumerate() {
             println!("\n\tStorage {}:", i + 1);
             println!("\t\tid = {}", s.id);
-            println!("\t\thost = {}:{}  {}", s.ip_addr, s.storage_port, caption(s.status));
+            println!(
+                "\t\thost = {}:{}  {}",
+                s.ip_addr,
+                s.storage_port,
+                caption(s.status)
+            );
             println!("\t\tversion = {}", s.version);
             println!("\t\tjoin time = {}", utc(s.join_time));
             println!("\t\tup time = {}", utc(s.up_time));
@@ -68,7 +76,10 @@ pub async fn run(client: &FdfsClient, as_json: bool) -> Result<(), String> {
             println!("\t\tupload priority = {}", s.upload_priority);
             println!("\t\tstore_path_count = {}", s.store_path_count);
             println!("\t\tcurrent_write_path = {}", s.current_write_path);
-            println!("\t\tlast_heart_beat_time = {}", utc(s.stat.last_heart_beat_time));
+            println!(
+                "\t\tlast_heart_beat_time = {}",
+                utc(s.stat.last_heart_beat_time)
+            );
         }
     }
     Ok(())

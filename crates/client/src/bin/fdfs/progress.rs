@@ -30,7 +30,11 @@ impl Bar {
             return;
         }
         self.last = Some(Instant::now());
-        let frac = if self.total == 0 { 1.0 } else { done as f64 / self.total as f64 };
+        let frac = if self.total == 0 {
+            1.0
+        } else {
+            done as f64 / self.total as f64
+        };
         let width = 30;
         let filled = ((frac * width as f64) as usize).min(width);
         let secs = self.start.elapsed().as_secs_f64().max(0.001);
