@@ -38,6 +38,19 @@ pub enum DistributeMode {
     Hash,
 }
 
+/// How an upload's content is made durable before its rename (see `commit.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `journal` where the file system orders it (ext4/XFS, same file system as the binlog),
+    /// `fsync` elsewhere.
+    Auto,
+    /// fdatasync every temp file before its rename: portable, two journal commits per upload.
+    Fsync,
+    /// Write the data out and wait (sync_file_range), then let the group commit's single
+    /// journal commit make data, rename and binlog durable together. Needs ext4 or XFS.
+    Journal,
+}
+
 /// Disk space that uploads must leave free (FastDFS `reserved_storage_space`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Reserve {
@@ -208,6 +221,7 @@ impl Default for RawLimits {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawSync {
+    durability: String,
     commit_max_batch: usize,
     binlog_rotate_size: String,
 }
@@ -215,6 +229,7 @@ struct RawSync {
 impl Default for RawSync {
     fn default() -> Self {
         RawSync {
+            durability: "auto".into(),
             commit_max_batch: 256,
             binlog_rotate_size: "1G".into(),
         }
@@ -278,6 +293,7 @@ pub struct Config {
     pub network_timeout: Duration,
     pub idle_timeout: Duration,
     pub shutdown_grace: Duration,
+    pub durability: Durability,
     pub commit_max_batch: usize,
     pub binlog_rotate_size: u64,
 }
@@ -378,6 +394,12 @@ impl Config {
         if l.network_timeout == 0 || l.idle_timeout == 0 {
             return Err(invalid("limits.network_timeout", "timeouts must be >= 1 s"));
         }
+        let durability = match r.sync.durability.as_str() {
+            "auto" => Durability::Auto,
+            "fsync" => Durability::Fsync,
+            "journal" => Durability::Journal,
+            _ => return Err(invalid("sync.durability", "must be auto, fsync or journal")),
+        };
         if r.sync.commit_max_batch == 0 {
             return Err(invalid("sync.commit_max_batch", "must be >= 1"));
         }
@@ -409,6 +431,7 @@ impl Config {
             network_timeout: Duration::from_secs(l.network_timeout),
             idle_timeout: Duration::from_secs(l.idle_timeout),
             shutdown_grace: Duration::from_secs(l.shutdown_grace),
+            durability,
             commit_max_batch: r.sync.commit_max_batch,
             binlog_rotate_size,
         })
@@ -448,6 +471,7 @@ mod tests {
             "allow_hosts = [\"10.0.0.0/33\"]",
             "unknown_key = 1",
             "[limits]\nmax_request_body = \"10\"",
+            "[sync]\ndurability = \"maybe\"",
         ] {
             assert!(Config::parse_str(&format!("{MIN}{extra}\n")).is_err(), "{extra}");
         }

@@ -28,6 +28,40 @@ pub fn space(path: &Path) -> io::Result<Space> {
     })
 }
 
+/// File systems whose metadata journal orders a rename after the data writes that completed
+/// before it, and commits everything up to a later fsync of any file in one go.
+const EXT4_MAGIC: i64 = 0xEF53;
+const XFS_MAGIC: i64 = 0x5846_5342;
+
+/// Device id and whether the file system is ext4/XFS.
+pub fn fs_identity(path: &Path) -> io::Result<(u64, bool)> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(path)?.dev();
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+    // SAFETY: statfs only writes into the zeroed struct we own; the path is NUL-terminated.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let t = st.f_type as i64;
+    Ok((dev, t == EXT4_MAGIC || t == XFS_MAGIC))
+}
+
+/// Writes `f`'s dirty pages and waits for them, without a journal commit: the data is on the
+/// device and its block allocation and size are in the running journal transaction.
+pub fn write_out(f: &std::fs::File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
+        | libc::SYNC_FILE_RANGE_WRITE
+        | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+    // SAFETY: plain syscall on a valid open descriptor.
+    if unsafe { libc::sync_file_range(f.as_raw_fd(), 0, 0, flags) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// True if writing `incoming` more bytes would leave less than `reserve` bytes free.
 pub fn would_cross_reserve(s: Space, incoming: u64, reserve: u64) -> bool {
     s.avail < incoming.saturating_add(reserve)

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::config::{Config, DistributeMode};
+use crate::config::{Config, DistributeMode, Durability};
 
 pub const TMP_DIR: &str = ".tmp";
 
@@ -18,6 +18,8 @@ pub struct StorePath {
     pub root: PathBuf,
     pub data: PathBuf,
     pub tmp: PathBuf,
+    /// Content may rely on the group commit's journal commit (see `config::Durability`).
+    pub journal_ordered: bool,
 }
 
 /// Round-robin sub-directory position, persisted like FastDFS's `storage_stat.dat` keys.
@@ -43,6 +45,7 @@ impl Layout {
     pub fn open(cfg: &Config) -> io::Result<Layout> {
         let base_data = cfg.base_path.join("data");
         fs::create_dir_all(&base_data)?;
+        let (binlog_dev, _) = crate::disk::fs_identity(&base_data)?;
         let mut paths = Vec::with_capacity(cfg.store_paths.len());
         for (i, root) in cfg.store_paths.iter().enumerate() {
             let data = root.join("data");
@@ -55,11 +58,29 @@ impl Layout {
             if cfg.precreate_subdirs {
                 precreate(&data, cfg.subdir_count)?;
             }
+            let (dev, journaled) = crate::disk::fs_identity(&data)?;
+            let orderable = journaled && dev == binlog_dev;
+            let journal_ordered = match cfg.durability {
+                Durability::Fsync => false,
+                Durability::Auto => orderable,
+                Durability::Journal if orderable => true,
+                Durability::Journal => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        format!(
+                            "sync.durability = \"journal\" needs {} on ext4/XFS and on the same file system as base_path",
+                            root.display()
+                        ),
+                    ))
+                }
+            };
+            tracing::info!(path = %root.display(), journal_ordered, "store path ready");
             paths.push(StorePath {
                 index: i as u8,
                 root: root.clone(),
                 data,
                 tmp,
+                journal_ordered,
             });
         }
         let stat_file = base_data.join("storage_stat.dat");

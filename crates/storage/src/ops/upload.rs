@@ -229,6 +229,7 @@ pub async fn receive(
         Some(s) => s,
         None => c.shared.layout.alloc_subdir(&provisional_hash_input(source(c))),
     };
+    let ordered = sp.journal_ordered;
     let tmp = TempGuard(Some(c.shared.layout.temp_file(sp)));
     let path = tmp.path().to_owned();
     let written = if size <= CHUNK as u64 {
@@ -238,12 +239,12 @@ pub async fn receive(
         blocking(move || {
             let mut f = File::create_new(&path)?;
             f.write_all(&buf)?;
-            finish(&f)
+            finish(&f, ordered)
         })
         .await
         .map(|m| (crc, m))
     } else {
-        match stream_to(c, &path, size).await? {
+        match stream_to(c, &path, size, ordered).await? {
             Ok(v) => v,
             Err(f) => return Ok(Err(f)),
         }
@@ -261,14 +262,20 @@ pub async fn receive(
     }
 }
 
-/// Makes the content durable and returns its mtime (the name's timestamp, as in FastDFS).
-fn finish(f: &File) -> io::Result<i64> {
-    f.sync_data()?;
+/// Makes the content durable (or, on journal-ordered paths, written out so that the group
+/// commit's journal commit makes it durable together with its rename) and returns its mtime,
+/// which becomes the name's timestamp as in FastDFS.
+fn finish(f: &File, journal_ordered: bool) -> io::Result<i64> {
+    if journal_ordered {
+        disk::write_out(f)?;
+    } else {
+        f.sync_data()?;
+    }
     let m = f.metadata()?.modified()?;
     Ok(m.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0))
 }
 
-async fn stream_to(c: &mut Conn, path: &Path, size: u64) -> Result<Result<io::Result<(u32, i64)>, Fail>, Abort> {
+async fn stream_to(c: &mut Conn, path: &Path, size: u64, ordered: bool) -> Result<Result<io::Result<(u32, i64)>, Fail>, Abort> {
     let p = path.to_owned();
     let mut file = match blocking(move || File::create_new(&p)).await {
         Ok(f) => f,
@@ -297,5 +304,5 @@ async fn stream_to(c: &mut Conn, path: &Path, size: u64) -> Result<Result<io::Re
         }
     }
     let crc = hasher.finalize();
-    Ok(Ok(blocking(move || finish(&file)).await.map(|m| (crc, m))))
+    Ok(Ok(blocking(move || finish(&file, ordered)).await.map(|m| (crc, m))))
 }
