@@ -61,7 +61,11 @@ impl Committer {
     }
 
     /// Applies `actions`, logs `records`, and returns once both are durable.
-    pub async fn commit(&self, actions: Vec<Action>, records: Vec<Record>) -> Result<(), CommitError> {
+    pub async fn commit(
+        &self,
+        actions: Vec<Action>,
+        records: Vec<Record>,
+    ) -> Result<(), CommitError> {
         let (done, rx) = oneshot::channel();
         self.tx
             .send(Job {
@@ -242,7 +246,10 @@ mod tests {
         std::fs::write(&tmp, b"abc").unwrap();
         let dest = dir.path().join("data/0A/0B/f1");
         c.commit(
-            vec![Action::Publish { tmp, dest: dest.clone() }],
+            vec![Action::Publish {
+                tmp,
+                dest: dest.clone(),
+            }],
             vec![Record::new(Op::Create, "M00/0A/0B/f1".into())],
         )
         .await
@@ -252,20 +259,35 @@ mod tests {
         let tmp2 = dir.path().join("t2");
         std::fs::write(&tmp2, b"zz").unwrap();
         let r = c
-            .commit(vec![Action::Publish { tmp: tmp2.clone(), dest: dest.clone() }], vec![])
+            .commit(
+                vec![Action::Publish {
+                    tmp: tmp2.clone(),
+                    dest: dest.clone(),
+                }],
+                vec![],
+            )
             .await;
         assert!(matches!(r, Err(CommitError::Exists)));
         assert_eq!(std::fs::read(&dest).unwrap(), b"abc");
         assert!(tmp2.exists());
 
         c.commit(
-            vec![Action::Remove { path: dest.clone(), must_exist: true }],
+            vec![Action::Remove {
+                path: dest.clone(),
+                must_exist: true,
+            }],
             vec![Record::new(Op::Delete, "M00/0A/0B/f1".into())],
         )
         .await
         .unwrap();
         let r = c
-            .commit(vec![Action::Remove { path: dest, must_exist: true }], vec![])
+            .commit(
+                vec![Action::Remove {
+                    path: dest,
+                    must_exist: true,
+                }],
+                vec![],
+            )
             .await;
         assert!(matches!(r, Err(CommitError::NotFound)));
         drop(c);

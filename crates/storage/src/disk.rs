@@ -73,7 +73,10 @@ mod tests {
 
     #[test]
     fn reserve_math() {
-        let s = Space { total: 1000, avail: 300 };
+        let s = Space {
+            total: 1000,
+            avail: 300,
+        };
         assert!(!would_cross_reserve(s, 100, 200));
         assert!(would_cross_reserve(s, 101, 200));
         assert!(would_cross_reserve(s, 301, 0));

@@ -120,7 +120,10 @@ impl Layout {
         match self.mode {
             DistributeMode::Hash => {
                 let n = pjw_hash(hash_input) % 65536;
-                (((n >> 8) % self.subdir_count) as u8, ((n & 0xFF) % self.subdir_count) as u8)
+                (
+                    ((n >> 8) % self.subdir_count) as u8,
+                    ((n & 0xFF) % self.subdir_count) as u8,
+                )
             }
             DistributeMode::RoundRobin { rotate_count } => {
                 let (pos, rotated) = {
@@ -262,7 +265,18 @@ mod tests {
         let got: Vec<_> = (0..10).map(|_| l.alloc_subdir(b"")).collect();
         assert_eq!(
             got,
-            [(0, 0), (0, 0), (0, 1), (0, 1), (0, 2), (0, 2), (0, 3), (0, 3), (1, 0), (1, 0)]
+            [
+                (0, 0),
+                (0, 0),
+                (0, 1),
+                (0, 1),
+                (0, 2),
+                (0, 2),
+                (0, 3),
+                (0, 3),
+                (1, 0),
+                (1, 0)
+            ]
         );
         l.alloc_subdir(b"");
         l.persist();
@@ -274,9 +288,15 @@ mod tests {
     #[test]
     fn hash_mode_and_tmp_cleanup() {
         let dir = tempfile::tempdir().unwrap();
-        let c = cfg(dir.path(), "file_distribute_path_mode = 1\nprecreate_subdirs = true\n");
+        let c = cfg(
+            dir.path(),
+            "file_distribute_path_mode = 1\nprecreate_subdirs = true\n",
+        );
         let l = Layout::open(&c).unwrap();
-        assert_eq!(l.alloc_subdir(b"wKjzh0_xaR63RExnAAAaDqbNk5E"), (0x55 % 4, 0xC5 % 4));
+        assert_eq!(
+            l.alloc_subdir(b"wKjzh0_xaR63RExnAAAaDqbNk5E"),
+            (0x55 % 4, 0xC5 % 4)
+        );
         assert!(dir.path().join("data/03/03").is_dir());
         let t = l.temp_file(&l.paths[0]);
         fs::write(&t, b"partial").unwrap();

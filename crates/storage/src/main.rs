@@ -8,7 +8,11 @@ use fdfs_storage::config::Config;
 use fdfs_storage::logging::LogTarget;
 
 #[derive(Parser)]
-#[command(name = "fdfs_storaged", version, about = "FastDFS-compatible storage daemon")]
+#[command(
+    name = "fdfs_storaged",
+    version,
+    about = "FastDFS-compatible storage daemon"
+)]
 struct Args {
     /// Path to storage.toml.
     #[arg(short, long, default_value = "/etc/fdfs/storage.toml")]

@@ -44,7 +44,8 @@ pub enum StartError {
 
 pub async fn run(cfg: Config, log: LogTarget) -> Result<(), StartError> {
     let layout = Layout::open(&cfg).map_err(StartError::Layout)?;
-    let binlog = Binlog::open(&cfg.base_path, cfg.binlog_rotate_size).map_err(StartError::Binlog)?;
+    let binlog =
+        Binlog::open(&cfg.base_path, cfg.binlog_rotate_size).map_err(StartError::Binlog)?;
     let (committer, commit_thread) =
         Committer::start(binlog, cfg.commit_max_batch).map_err(StartError::Committer)?;
     let listener = TcpListener::bind(cfg.listen)

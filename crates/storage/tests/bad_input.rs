@@ -27,7 +27,10 @@ fn file_ref(group: &str, name: &str) -> Vec<u8> {
 async fn still_serving(d: &Daemon) {
     let mut c = d.client().await;
     let f = c.upload(0, "txt", b"alive").await.unwrap();
-    assert_eq!(c.download(GROUP, &f.file_name, 0, 0).await.unwrap(), b"alive");
+    assert_eq!(
+        c.download(GROUP, &f.file_name, 0, 0).await.unwrap(),
+        b"alive"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,15 +38,75 @@ async fn protocol_errors_get_einval_and_close() {
     let d = Daemon::start("");
     let cases: Vec<(&str, Vec<u8>, u8)> = vec![
         ("unknown command", packet(200, 0, b""), status::EINVAL),
-        ("negative pkg_len", [0xFFu8; 8].iter().copied().chain([cmd::DOWNLOAD_FILE, 0]).collect(), status::EINVAL),
-        ("huge declared body", Header::request(cmd::DELETE_FILE, 1 << 40).encode().to_vec(), status::EINVAL),
-        ("active test with body", packet(cmd::ACTIVE_TEST, 0, b"x"), status::EINVAL),
-        ("wrong group", packet(cmd::DELETE_FILE, 0, &file_ref("group2", "M00/00/00/fwAAAWsCHaeAJxvrAAAADg4Qul0442.txt")), status::EINVAL),
-        ("path traversal", packet(cmd::DELETE_FILE, 0, &file_ref(GROUP, "M00/../../../../etc/passwd/AAAAAAAAAAAAAAAAAAA.txt")), status::EINVAL),
-        ("lowercase dirs", packet(cmd::DELETE_FILE, 0, &file_ref(GROUP, "M00/0a/00/fwAAAWsCHaeAJxvrAAAADg4Qul0442.txt")), status::EINVAL),
-        ("metadata sidecar name", packet(cmd::GET_METADATA, 0, &file_ref(GROUP, "M00/00/00/fwAAAWsCHaeAJxvrAAAADg4Qul0442.txt-m")), status::EINVAL),
-        ("store path out of range", packet(cmd::DELETE_FILE, 0, &file_ref(GROUP, "M05/00/00/fwAAAWsCHaeAJxvrAAAADg4Qul0442.txt")), status::EINVAL),
-        ("short body", packet(cmd::DOWNLOAD_FILE, 0, b"\0\0\0"), status::EINVAL),
+        (
+            "negative pkg_len",
+            [0xFFu8; 8]
+                .iter()
+                .copied()
+                .chain([cmd::DOWNLOAD_FILE, 0])
+                .collect(),
+            status::EINVAL,
+        ),
+        (
+            "huge declared body",
+            Header::request(cmd::DELETE_FILE, 1 << 40).encode().to_vec(),
+            status::EINVAL,
+        ),
+        (
+            "active test with body",
+            packet(cmd::ACTIVE_TEST, 0, b"x"),
+            status::EINVAL,
+        ),
+        (
+            "wrong group",
+            packet(
+                cmd::DELETE_FILE,
+                0,
+                &file_ref("group2", "M00/00/00/fwAAAWsCHaeAJxvrAAAADg4Qul0442.txt"),
+            ),
+            status::EINVAL,
+        ),
+        (
+            "path traversal",
+            packet(
+                cmd::DELETE_FILE,
+                0,
+                &file_ref(GROUP, "M00/../../../../etc/passwd/AAAAAAAAAAAAAAAAAAA.txt"),
+            ),
+            status::EINVAL,
+        ),
+        (
+            "lowercase dirs",
+            packet(
+                cmd::DELETE_FILE,
+                0,
+                &file_ref(GROUP, "M00/0a/00/fwAAAWsCHaeAJxvrAAAADg4Qul0442.txt"),
+            ),
+            status::EINVAL,
+        ),
+        (
+            "metadata sidecar name",
+            packet(
+                cmd::GET_METADATA,
+                0,
+                &file_ref(GROUP, "M00/00/00/fwAAAWsCHaeAJxvrAAAADg4Qul0442.txt-m"),
+            ),
+            status::EINVAL,
+        ),
+        (
+            "store path out of range",
+            packet(
+                cmd::DELETE_FILE,
+                0,
+                &file_ref(GROUP, "M05/00/00/fwAAAWsCHaeAJxvrAAAADg4Qul0442.txt"),
+            ),
+            status::EINVAL,
+        ),
+        (
+            "short body",
+            packet(cmd::DOWNLOAD_FILE, 0, b"\0\0\0"),
+            status::EINVAL,
+        ),
     ];
     for (what, req, st) in cases {
         let (got, closed) = raw_exchange(&d.addr(), &req, QUIET).await;
@@ -56,7 +119,11 @@ async fn protocol_errors_get_einval_and_close() {
     // Missing file: ENOENT and the connection stays open.
     let (got, closed) = raw_exchange(
         &d.addr(),
-        &packet(cmd::DELETE_FILE, 0, &file_ref(GROUP, "M00/00/00/fwAAAWsCHaeAJxvrAAAADg4Qul0442.txt")),
+        &packet(
+            cmd::DELETE_FILE,
+            0,
+            &file_ref(GROUP, "M00/00/00/fwAAAWsCHaeAJxvrAAAADg4Qul0442.txt"),
+        ),
         Duration::from_millis(300),
     )
     .await;

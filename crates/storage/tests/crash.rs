@@ -13,14 +13,27 @@ use fdfs_proto::fileid::{parse_logical_name, FileType};
 fn assert_no_partial_files(d: &Daemon) -> usize {
     let files = d.data_files();
     for p in &files {
-        let rel = p.strip_prefix(d.base()).unwrap().to_string_lossy().into_owned();
+        let rel = p
+            .strip_prefix(d.base())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let logical = format!("M00/{}", rel.strip_prefix("data/").unwrap());
-        let id = parse_logical_name(logical.as_bytes()).unwrap_or_else(|e| panic!("{logical}: {e}"));
+        let id =
+            parse_logical_name(logical.as_bytes()).unwrap_or_else(|e| panic!("{logical}: {e}"));
         let dec = id.decode();
         assert_eq!(dec.file_type(), FileType::Normal);
         let content = std::fs::read(p).unwrap();
-        assert_eq!(Some(content.len() as u64), dec.size(), "partial file {logical}");
-        assert_eq!(crc32fast::hash(&content), dec.crc32, "corrupt file {logical}");
+        assert_eq!(
+            Some(content.len() as u64),
+            dec.size(),
+            "partial file {logical}"
+        );
+        assert_eq!(
+            crc32fast::hash(&content),
+            dec.crc32,
+            "corrupt file {logical}"
+        );
     }
     files.len()
 }
@@ -34,13 +47,24 @@ async fn kill9_during_uploads_loses_no_acknowledged_file() {
         for w in 0..6u64 {
             let (addr, acked) = (d.addr(), acked.clone());
             tasks.push(tokio::spawn(async move {
-                let Ok(mut c) = fdfs_client::StorageClient::connect(addr).await else { return };
+                let Ok(mut c) = fdfs_client::StorageClient::connect(addr).await else {
+                    return;
+                };
                 for i in 0.. {
                     // Sizes cross the 256 KiB streaming threshold now and then.
-                    let len = if i % 7 == 0 { 300_000 } else { (i * 977 + w as usize * 131) % 40_000 };
+                    let len = if i % 7 == 0 {
+                        300_000
+                    } else {
+                        (i * 977 + w as usize * 131) % 40_000
+                    };
                     let data = bytes(len, round * 1_000_000 + w * 10_000 + i as u64);
                     match c.upload(0, "bin", &data).await {
-                        Ok(f) => acked.lock().unwrap().push((f.file_name, crc32fast::hash(&data), len)),
+                        Ok(f) => {
+                            acked
+                                .lock()
+                                .unwrap()
+                                .push((f.file_name, crc32fast::hash(&data), len))
+                        }
                         Err(_) => return,
                     }
                 }
@@ -56,7 +80,11 @@ async fn kill9_during_uploads_loses_no_acknowledged_file() {
         assert!(d.tmp_files().is_empty(), "{:?}", d.tmp_files());
         let on_disk = assert_no_partial_files(&d);
         let acked = acked.lock().unwrap().clone();
-        assert!(acked.len() > 20, "too few uploads to mean anything: {}", acked.len());
+        assert!(
+            acked.len() > 20,
+            "too few uploads to mean anything: {}",
+            acked.len()
+        );
         assert!(on_disk >= acked.len());
         let mut c = d.client().await;
         for (name, crc, len) in &acked {
@@ -66,7 +94,10 @@ async fn kill9_during_uploads_loses_no_acknowledged_file() {
         // Every acknowledged upload is in the binlog.
         let log = d.binlog();
         for (name, _, _) in &acked {
-            assert!(log.contains(&format!(" C {name}\n")), "{name} missing from binlog");
+            assert!(
+                log.contains(&format!(" C {name}\n")),
+                "{name} missing from binlog"
+            );
         }
     }
 }

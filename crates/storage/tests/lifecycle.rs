@@ -15,7 +15,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 fn check_config_validates_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.toml");
-    std::fs::write(&good, format!("group_name = \"group1\"\nbase_path = \"{}\"\n", dir.path().display())).unwrap();
+    std::fs::write(
+        &good,
+        format!(
+            "group_name = \"group1\"\nbase_path = \"{}\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_fdfs_storaged"))
         .args(["--check-config", "--config"])
         .arg(&good)
@@ -29,9 +36,17 @@ fn check_config_validates_and_exits() {
         .arg(&example)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "group_name = \"group1\"\nbase_path = \"/x\"\nsubdir_count_per_path = 300\n").unwrap();
+    std::fs::write(
+        &bad,
+        "group_name = \"group1\"\nbase_path = \"/x\"\nsubdir_count_per_path = 300\n",
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_fdfs_storaged"))
         .args(["--check-config", "--config"])
         .arg(&bad)
@@ -91,7 +106,12 @@ async fn sighup_reopens_log_file() {
     }
     let mut c = d.client().await;
     c.upload(0, "txt", b"x").await.unwrap();
-    let _ = common::raw_exchange(&d.addr(), &fdfs_proto::frame::packet(201, 0, b""), Duration::from_millis(500)).await;
+    let _ = common::raw_exchange(
+        &d.addr(),
+        &fdfs_proto::frame::packet(201, 0, b""),
+        Duration::from_millis(500),
+    )
+    .await;
     let new = std::fs::read_to_string(&log).unwrap();
     assert!(new.contains("unknown command 201"), "{new}");
     assert!(std::fs::read_to_string(&rotated).unwrap().contains("ready"));
@@ -105,7 +125,10 @@ async fn unreachable_tracker_does_not_block_serving() {
     ));
     let mut c = d.client().await;
     let f = c.upload(0, "txt", b"standalone").await.unwrap();
-    assert_eq!(c.download(GROUP, &f.file_name, 0, 0).await.unwrap(), b"standalone");
+    assert_eq!(
+        c.download(GROUP, &f.file_name, 0, 0).await.unwrap(),
+        b"standalone"
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let log = d.log();
     assert!(log.contains("tracker unavailable"), "{log}");
@@ -116,7 +139,8 @@ async fn unreachable_tracker_does_not_block_serving() {
 async fn opens_a_store_path_written_by_fastdfs() {
     let td = testdata();
     let ids: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(td.join("fastdfs-file-ids.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(td.join("fastdfs-file-ids.json")).unwrap())
+            .unwrap();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let mut expected = Vec::new();
     for r in ids["records"].as_array().unwrap() {
@@ -129,19 +153,36 @@ async fn opens_a_store_path_written_by_fastdfs() {
         std::fs::create_dir_all(phys.parent().unwrap()).unwrap();
         std::fs::write(&phys, &content).unwrap();
         let meta = r["metadata_sidecar"]["content_hex"].as_str().map(|h| {
-            let m: Vec<u8> = (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect();
-            std::fs::write(dir.path().join(r["metadata_sidecar"]["physical_path"].as_str().unwrap()), &m).unwrap();
+            let m: Vec<u8> = (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                .collect();
+            std::fs::write(
+                dir.path()
+                    .join(r["metadata_sidecar"]["physical_path"].as_str().unwrap()),
+                &m,
+            )
+            .unwrap();
             m
         });
         let id = r["file_id"].as_str().unwrap();
-        expected.push((id.strip_prefix("group1/").unwrap().to_string(), content, meta, kind.to_string()));
+        expected.push((
+            id.strip_prefix("group1/").unwrap().to_string(),
+            content,
+            meta,
+            kind.to_string(),
+        ));
     }
     assert!(expected.len() >= 9);
     // Point a daemon at that directory as its store path.
     let mut d = Daemon::start(&format!("store_paths = [\"{}\"]\n", dir.path().display()));
     let mut c = d.client().await;
     for (name, content, meta, kind) in &expected {
-        assert_eq!(&c.download(GROUP, name, 0, 0).await.unwrap(), content, "{name}");
+        assert_eq!(
+            &c.download(GROUP, name, 0, 0).await.unwrap(),
+            content,
+            "{name}"
+        );
         let info = c.query_file_info(GROUP, name, 0).await.unwrap();
         assert_eq!(info.file_size as usize, content.len());
         assert_eq!(info.crc32, crc32fast::hash(content), "{name} ({kind})");

@@ -20,7 +20,7 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn replace_all(buf: &mut Vec<u8>, from: &[u8], to: &[u8]) {
+fn replace_all(buf: &mut [u8], from: &[u8], to: &[u8]) {
     assert_eq!(from.len(), to.len());
     let mut i = 0;
     while i + from.len() <= buf.len() {
@@ -68,14 +68,27 @@ async fn replay(config: &str, ip_size: usize) -> usize {
         let want_h = unhex(e["response"]["header_hex"].as_str().unwrap());
         let want_b = unhex(e["response"]["body_hex"].as_str().unwrap());
         let mut got_h = [0u8; 10];
-        s.read_exact(&mut got_h).await.unwrap_or_else(|err| panic!("{id} {scenario}: {err}"));
-        let mut got_b = vec![0u8; if got_h[9] == 0 { u64::from_be_bytes(got_h[..8].try_into().unwrap()) as usize } else { 0 }];
+        s.read_exact(&mut got_h)
+            .await
+            .unwrap_or_else(|err| panic!("{id} {scenario}: {err}"));
+        let mut got_b = vec![
+            0u8;
+            if got_h[9] == 0 {
+                u64::from_be_bytes(got_h[..8].try_into().unwrap()) as usize
+            } else {
+                0
+            }
+        ];
         s.read_exact(&mut got_b).await.unwrap();
         let ctx = format!("{id} ({scenario})");
         if cmd == 14 && scenario.contains("empty.bin") || scenario.contains("0-byte") {
             // Deliberate difference: FastDFS >= 6.15.4 refuses offset 0 of an empty file (EINVAL).
             assert_eq!(want_h[9], 22, "{ctx}");
-            assert_eq!(got_h, [0, 0, 0, 0, 0, 0, 0, 0, 100, 0], "{ctx}: 0-byte download must succeed");
+            assert_eq!(
+                got_h,
+                [0, 0, 0, 0, 0, 0, 0, 0, 100, 0],
+                "{ctx}: 0-byte download must succeed"
+            );
             conns.remove(&conn_id);
             checked += 1;
             continue;
@@ -89,8 +102,16 @@ async fn replay(config: &str, ip_size: usize) -> usize {
                 assert_eq!(got_b[..16], want_b[..16], "{ctx}: group field");
                 let (real, ours) = (&want_b[16..], &got_b[16..]);
                 assert_eq!(ours.len(), real.len(), "{ctx}");
-                assert_eq!(ours[..10], real[..10], "{ctx}: M00/HH/HH/ (fresh store, first directory)");
-                assert_eq!(ours[ours.len() - 4..], real[real.len() - 4..], "{ctx}: extension");
+                assert_eq!(
+                    ours[..10],
+                    real[..10],
+                    "{ctx}: M00/HH/HH/ (fresh store, first directory)"
+                );
+                assert_eq!(
+                    ours[ours.len() - 4..],
+                    real[real.len() - 4..],
+                    "{ctx}: extension"
+                );
                 names.push((real.to_vec(), ours.to_vec()));
             }
             22 => {

@@ -84,7 +84,11 @@ async fn write_in(c: &mut Conn, name: &str, offset: Option<u64>, size: u64) -> O
         Ok(at) => at,
         Err(e) => return Ok(Err(io_fail(&t.logical, &e))),
     };
-    let op = if offset.is_some() { Op::Modify } else { Op::Append };
+    let op = if offset.is_some() {
+        Op::Modify
+    } else {
+        Op::Append
+    };
     let rec = Record::new(op, t.logical.clone()).with_extra(at, size);
     match shared.committer.commit(vec![], vec![rec]).await {
         Ok(()) => c.reply(&[]).await.map(Ok),

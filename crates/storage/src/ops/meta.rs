@@ -97,7 +97,8 @@ pub async fn set_metadata(c: &mut Conn, h: Header) -> Outcome {
         let mut all = match op {
             MetaOp::Overwrite => Metadata::default(),
             MetaOp::Merge => match std::fs::read(&mp) {
-                Ok(b) => Metadata::parse(&b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+                Ok(b) => Metadata::parse(&b)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Metadata::default(),
                 Err(e) => return Err(e),
             },

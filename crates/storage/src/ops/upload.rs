@@ -15,7 +15,9 @@ use fdfs_proto::status;
 use fdfs_proto::storage::{SlaveUploadRequest, StoredFile, UploadRequest};
 use fdfs_proto::{Body, IpWidth};
 
-use super::files::{blocking, io_fail, new_name, provisional_hash_input, read_head, resolve_name, source};
+use super::files::{
+    blocking, io_fail, new_name, provisional_hash_input, read_head, resolve_name, source,
+};
 use crate::binlog::{Op, Record};
 use crate::commit::{Action, CommitError};
 use crate::conn::{Abort, Conn, Fail, Outcome};
@@ -45,7 +47,9 @@ impl Drop for TempGuard {
             match std::fs::remove_file(&p) {
                 Ok(()) => tracing::debug!(path = %p.display(), "removed temp file"),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => tracing::error!(path = %p.display(), error = %e, "cannot remove temp file"),
+                Err(e) => {
+                    tracing::error!(path = %p.display(), error = %e, "cannot remove temp file")
+                }
             }
         }
     }
@@ -82,7 +86,11 @@ pub async fn upload(c: &mut Conn, h: Header, appender: bool) -> Outcome {
         Ok(r) => r,
         Err(f) => return Ok(Err(f)),
     };
-    let kind = if appender { SizeKind::Appender } else { SizeKind::Normal };
+    let kind = if appender {
+        SizeKind::Appender
+    } else {
+        SizeKind::Normal
+    };
     let logical = match publish_new(c, rx, kind, &req.ext).await {
         Ok(l) => l,
         Err(f) => return Ok(Err(f)),
@@ -135,7 +143,10 @@ pub async fn upload_slave(c: &mut Conn, h: Header) -> Outcome {
     {
         Ok(()) => rx.tmp.disarm(),
         Err(CommitError::Exists) => {
-            return Ok(Err(Fail::new(status::EEXIST, format!("slave {slave} exists"))))
+            return Ok(Err(Fail::new(
+                status::EEXIST,
+                format!("slave {slave} exists"),
+            )))
         }
         Err(e) => return Ok(Err(commit_fail(e))),
     }
@@ -161,7 +172,12 @@ pub fn commit_fail(e: CommitError) -> Fail {
 }
 
 /// Gives the received content its final name and makes it durable.
-async fn publish_new(c: &Conn, mut rx: Received, kind: SizeKind, ext: &str) -> Result<String, Fail> {
+async fn publish_new(
+    c: &Conn,
+    mut rx: Received,
+    kind: SizeKind,
+    ext: &str,
+) -> Result<String, Fail> {
     let Some(sp) = c.shared.layout.path(rx.store_index) else {
         return Err(Fail::new(status::EIO, "store path vanished"));
     };
@@ -187,7 +203,10 @@ async fn publish_new(c: &Conn, mut rx: Received, kind: SizeKind, ext: &str) -> R
             Err(e) => return Err(commit_fail(e)),
         }
     }
-    Err(Fail::new(status::EEXIST, "no free file name after 10 attempts"))
+    Err(Fail::new(
+        status::EEXIST,
+        "no free file name after 10 attempts",
+    ))
 }
 
 /// Streams `size` content bytes into a fsynced temp file in store path `store_index`.
@@ -201,12 +220,17 @@ pub async fn receive(
     if size > cfg.max_file_size {
         return Ok(Err(Fail::new(
             status::EINVAL,
-            format!("file of {size} bytes exceeds max_file_size {}", cfg.max_file_size),
+            format!(
+                "file of {size} bytes exceeds max_file_size {}",
+                cfg.max_file_size
+            ),
         )
         .closing()));
     }
     let Some(sp) = c.shared.layout.path(store_index) else {
-        return Ok(Err(Fail::new(status::EINVAL, "no such store path").closing()));
+        return Ok(Err(
+            Fail::new(status::EINVAL, "no such store path").closing()
+        ));
     };
     match disk::space(&sp.root) {
         Ok(s) => {
@@ -227,7 +251,10 @@ pub async fn receive(
     }
     let sub = match sub {
         Some(s) => s,
-        None => c.shared.layout.alloc_subdir(&provisional_hash_input(source(c))),
+        None => c
+            .shared
+            .layout
+            .alloc_subdir(&provisional_hash_input(source(c))),
     };
     let ordered = sp.journal_ordered;
     let tmp = TempGuard(Some(c.shared.layout.temp_file(sp)));
@@ -272,10 +299,17 @@ fn finish(f: &File, journal_ordered: bool) -> io::Result<i64> {
         f.sync_data()?;
     }
     let m = f.metadata()?.modified()?;
-    Ok(m.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0))
+    Ok(m.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0))
 }
 
-async fn stream_to(c: &mut Conn, path: &Path, size: u64, ordered: bool) -> Result<Result<io::Result<(u32, i64)>, Fail>, Abort> {
+async fn stream_to(
+    c: &mut Conn,
+    path: &Path,
+    size: u64,
+    ordered: bool,
+) -> Result<Result<io::Result<(u32, i64)>, Fail>, Abort> {
     let p = path.to_owned();
     let mut file = match blocking(move || File::create_new(&p)).await {
         Ok(f) => f,
@@ -304,5 +338,7 @@ async fn stream_to(c: &mut Conn, path: &Path, size: u64, ordered: bool) -> Resul
         }
     }
     let crc = hasher.finalize();
-    Ok(Ok(blocking(move || finish(&file, ordered)).await.map(|m| (crc, m))))
+    Ok(Ok(blocking(move || finish(&file, ordered))
+        .await
+        .map(|m| (crc, m))))
 }

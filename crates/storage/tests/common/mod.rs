@@ -78,7 +78,11 @@ impl Daemon {
             if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("daemon exited at start: {st}\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "daemon did not start\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not start\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -136,7 +140,9 @@ impl Daemon {
         walk(&self.base().join("data"), &mut out);
         out.retain(|p| {
             let s = p.to_string_lossy();
-            !s.contains("/data/sync/") && !s.contains("/data/.tmp/") && !s.ends_with("storage_stat.dat")
+            !s.contains("/data/sync/")
+                && !s.contains("/data/.tmp/")
+                && !s.ends_with("storage_stat.dat")
         });
         out
     }
@@ -159,7 +165,9 @@ impl Drop for Daemon {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -188,7 +196,10 @@ pub fn testdata() -> PathBuf {
         }
         cur = d.parent();
     }
-    panic!("shared/testdata not found above {}", env!("CARGO_MANIFEST_DIR"));
+    panic!(
+        "shared/testdata not found above {}",
+        env!("CARGO_MANIFEST_DIR")
+    );
 }
 
 /// Deterministic pseudo-random bytes.
