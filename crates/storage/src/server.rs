@@ -101,22 +101,30 @@ pub async fn run(cfg: Config, log: LogTarget) -> Result<(), StartError> {
     drop(listener);
     let _ = stop_tx.send(true);
     let all = u32::try_from(max_conns).unwrap_or(u32::MAX);
-    match tokio::time::timeout(grace, permits.acquire_many(all)).await {
-        Ok(_) => tracing::info!("all connections closed"),
-        Err(_) => tracing::warn!(
+    let drained = tokio::time::timeout(grace, permits.acquire_many(all))
+        .await
+        .is_ok();
+    reporter.abort();
+    let _ = reporter.await;
+    shared.layout.persist();
+    if drained {
+        tracing::info!("all connections closed");
+        // The committer thread ends once every handle to it is gone; joining it means every
+        // acknowledged change has been committed.
+        drop(shared);
+        if tokio::task::spawn_blocking(move || commit_thread.join())
+            .await
+            .map_or(true, |r| r.is_err())
+        {
+            tracing::error!("committer thread panicked");
+        }
+    } else {
+        // Abandoned connections still hold the committer; their clients got no reply, so
+        // nothing acknowledged is lost by exiting now.
+        tracing::warn!(
             busy = max_conns - permits.available_permits(),
             "shutdown grace period over; abandoning busy connections"
-        ),
-    }
-    reporter.abort();
-    shared.layout.persist();
-    // The committer thread ends once every handle to it is gone.
-    drop(shared);
-    if tokio::task::spawn_blocking(move || commit_thread.join())
-        .await
-        .is_err()
-    {
-        tracing::error!("committer thread panicked");
+        );
     }
     tracing::info!("fdfs_storaged stopped");
     Ok(())

@@ -200,3 +200,35 @@ async fn opens_a_store_path_written_by_fastdfs() {
     c.delete(GROUP, &expected[0].0).await.unwrap();
     d.kill9();
 }
+
+/// The JOIN the daemon sends is a valid FastDFS 6.16 JOIN (decoded by the shared codec), and a
+/// tracker that hangs up is retried while clients keep being served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_codec_join_and_retries_after_hangup() {
+    use fdfs_proto::tracker::JoinRequest;
+    use fdfs_proto::Body;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tport = l.local_addr().unwrap().port();
+    let d = Daemon::start(&format!("tracker_servers = [\"127.0.0.1:{tport}\"]\n"));
+    for attempt in 0..2 {
+        let (mut s, _) = tokio::time::timeout(Duration::from_secs(10), l.accept())
+            .await
+            .unwrap_or_else(|_| panic!("no connection attempt {attempt}"))
+            .unwrap();
+        let mut h = [0u8; 10];
+        s.read_exact(&mut h).await.unwrap();
+        assert_eq!(h[8], cmd::STORAGE_JOIN);
+        let mut body = vec![0u8; u64::from_be_bytes(h[..8].try_into().unwrap()) as usize];
+        s.read_exact(&mut body).await.unwrap();
+        let j = JoinRequest::decode(&body).unwrap();
+        assert_eq!(j.group, GROUP);
+        assert_eq!(j.storage_port, d.port);
+        assert_eq!((j.store_path_count, j.subdir_count_per_path), (1, 256));
+        assert_eq!(j.trackers, vec![format!("127.0.0.1:{tport}")]);
+        assert_eq!(j.current_tracker_ip, "127.0.0.1");
+        drop(s);
+        let mut c = d.client().await;
+        c.active_test().await.unwrap();
+    }
+    assert!(d.log().contains("tracker unavailable"));
+}
