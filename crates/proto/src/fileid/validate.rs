@@ -70,6 +70,18 @@ pub fn parse_file_id(s: &[u8]) -> Result<FileIdRef<'_>, FileIdError> {
     Ok(id)
 }
 
+/// Validates a URL path as the nginx module sees it: exactly one leading `/`, then
+/// `<group>/MXX/...` when `with_group` (`url_have_group_name = true`) or `MXX/...` otherwise.
+/// The path must already be percent-decoded and stripped of its query string.
+pub fn parse_url_path(path: &[u8], with_group: bool) -> Result<FileIdRef<'_>, FileIdError> {
+    let rest = path.strip_prefix(b"/").ok_or(FileIdError::NotAbsolute)?;
+    if with_group {
+        parse_file_id(rest)
+    } else {
+        parse_logical_name(rest)
+    }
+}
+
 /// Validates `MXX/HH/HH/<name>` (no group, no leading slash).
 pub fn parse_logical_name(s: &[u8]) -> Result<FileIdRef<'_>, FileIdError> {
     let len = s.len();
@@ -87,6 +99,9 @@ pub fn parse_logical_name(s: &[u8]) -> Result<FileIdRef<'_>, FileIdError> {
     let sub_low = upper_hex_pair(s[7], s[8]).ok_or(FileIdError::BadSubdir)?;
     let name = &s[LOGIC_PATH_LEN..];
     validate_name(name, len)?;
+    if is_sidecar_of_valid_name(name, len) {
+        return Err(FileIdError::MetadataSidecar);
+    }
     Ok(FileIdRef {
         group: None,
         store_path_index,
@@ -164,7 +179,7 @@ fn validate_formatted_ext(t: &[u8]) -> Result<(), FileIdError> {
 
 /// Slave suffix = master's digits before its dot + prefix (1..=16) + optional `.ext` (≤ 6).
 /// The parts cannot be told apart in general (prefixes may hold digits and dots), so this checks
-/// what makes it safe and plausible: length, charset, no `..`, no trailing `.`, not a sidecar.
+/// what makes it safe and plausible: length, charset, no `..`, no trailing `.`.
 fn validate_slave_suffix(t: &[u8]) -> Result<(), FileIdError> {
     const MAX_SUFFIX: usize = 7 + super::SLAVE_PREFIX_MAX_LEN + 7;
     if t.len() < 8 || t.len() > MAX_SUFFIX {
@@ -173,10 +188,20 @@ fn validate_slave_suffix(t: &[u8]) -> Result<(), FileIdError> {
     if !t.iter().all(|&c| is_ext_char(c)) || contains_dotdot(t) || t.ends_with(b".") {
         return Err(FileIdError::BadSlaveSuffix);
     }
-    if t.ends_with(b"-m") {
-        return Err(FileIdError::MetadataSidecar);
-    }
     Ok(())
+}
+
+/// `<valid name>-m` is that file's metadata sidecar (`FDFS_STORAGE_META_FILE_EXT_STR`); it
+/// sits next to the file on disk and must never be served as a file of its own. Known cost: a
+/// slave whose extension ends in `-m` (e.g. `.A-m`) has the same path as the sidecar of
+/// another possible slave, so it is refused too.
+fn is_sidecar_of_valid_name(name: &[u8], logical_len: usize) -> bool {
+    match name.strip_suffix(b"-m") {
+        Some(base) if logical_len - 2 >= NORMAL_LOGIC_NAME_LEN => {
+            validate_name(base, logical_len - 2).is_ok()
+        }
+        _ => false,
+    }
 }
 
 fn contains_dotdot(t: &[u8]) -> bool {
