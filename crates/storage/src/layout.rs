@@ -118,13 +118,7 @@ impl Layout {
     /// Sub-directory for a new file. `hash_input` is the 27-char name prefix used by mode 1.
     pub fn alloc_subdir(&self, hash_input: &[u8]) -> (u8, u8) {
         match self.mode {
-            DistributeMode::Hash => {
-                let n = pjw_hash(hash_input) % 65536;
-                (
-                    ((n >> 8) % self.subdir_count) as u8,
-                    ((n & 0xFF) % self.subdir_count) as u8,
-                )
-            }
+            DistributeMode::Hash => fdfs_proto::fileid::hash_subdir(hash_input, self.subdir_count),
             DistributeMode::RoundRobin { rotate_count } => {
                 let (pos, rotated) = {
                     let mut d = match self.dist.lock() {
@@ -164,19 +158,6 @@ impl Layout {
             tracing::warn!(error = %e, "cannot persist sub-directory position");
         }
     }
-}
-
-/// FastDFS/libfastcommon `PJWHash` on a signed 32-bit accumulator (arithmetic shift).
-pub fn pjw_hash(data: &[u8]) -> u32 {
-    let mut h: i32 = 0;
-    for &b in data {
-        h = h.wrapping_shl(4).wrapping_add(i32::from(b));
-        let t = h & (0xF000_0000u32 as i32);
-        if t != 0 {
-            h = (h ^ (t >> 24)) & 0x0FFF_FFFF;
-        }
-    }
-    h as u32
 }
 
 fn with_path(e: io::Error, p: &Path) -> io::Error {
@@ -247,14 +228,6 @@ mod tests {
             dir.display()
         ))
         .unwrap()
-    }
-
-    #[test]
-    fn pjw_matches_spec_example() {
-        // Spec §4.8 example 5: PJW of the 27 chars of example 1 is 15881669 -> 55/C5.
-        let h = pjw_hash(b"wKjzh0_xaR63RExnAAAaDqbNk5E");
-        assert_eq!(h, 15881669);
-        assert_eq!(h % 65536, 21957);
     }
 
     #[test]

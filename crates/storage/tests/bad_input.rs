@@ -217,6 +217,8 @@ async fn reserved_space_answers_enospc() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_timeout_allow_hosts_and_connection_limit() {
     let d = Daemon::start("[limits]\nidle_timeout = 1\nmax_connections = 2\n");
+    // Let the harness's readiness probe connection be released first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut idle = tokio::net::TcpStream::connect(d.addr()).await.unwrap();
     let mut second = d.client().await;
     second.active_test().await.unwrap();

@@ -30,7 +30,7 @@ fn assert_no_partial_files(d: &Daemon) -> usize {
             "partial file {logical}"
         );
         assert_eq!(
-            crc32fast::hash(&content),
+            fdfs_proto::fileid::Crc32::checksum(&content),
             dec.crc32,
             "corrupt file {logical}"
         );
@@ -59,12 +59,11 @@ async fn kill9_during_uploads_loses_no_acknowledged_file() {
                     };
                     let data = bytes(len, round * 1_000_000 + w * 10_000 + i as u64);
                     match c.upload(0, "bin", &data).await {
-                        Ok(f) => {
-                            acked
-                                .lock()
-                                .unwrap()
-                                .push((f.file_name, crc32fast::hash(&data), len))
-                        }
+                        Ok(f) => acked.lock().unwrap().push((
+                            f.file_name,
+                            fdfs_proto::fileid::Crc32::checksum(&data),
+                            len,
+                        )),
                         Err(_) => return,
                     }
                 }
@@ -89,7 +88,11 @@ async fn kill9_during_uploads_loses_no_acknowledged_file() {
         let mut c = d.client().await;
         for (name, crc, len) in &acked {
             let got = c.download(GROUP, name, 0, 0).await.unwrap();
-            assert_eq!((got.len(), crc32fast::hash(&got)), (*len, *crc), "{name}");
+            assert_eq!(
+                (got.len(), fdfs_proto::fileid::Crc32::checksum(&got)),
+                (*len, *crc),
+                "{name}"
+            );
         }
         // Every acknowledged upload is in the binlog.
         let log = d.binlog();

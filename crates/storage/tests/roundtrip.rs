@@ -26,7 +26,7 @@ async fn upload_download_delete_exact_bytes_and_layout() {
         let dec = id.decode();
         assert_eq!(dec.file_type(), FileType::Normal);
         assert_eq!(dec.size(), Some(len as u64));
-        assert_eq!(dec.crc32, crc32fast::hash(&data));
+        assert_eq!(dec.crc32, fdfs_proto::fileid::Crc32::checksum(&data));
         assert_eq!(dec.source, Source::Ipv4("127.0.0.1".parse().unwrap()));
         // Exactly FastDFS's layout, so nginx can serve it as a plain file.
         let on_disk = std::fs::read(d.base().join(id.data_rel_path())).unwrap();
@@ -158,7 +158,7 @@ async fn appender_append_modify_truncate_and_file_info() {
     let a = c.upload_appender(0, "log", b"part1-").await.unwrap();
     let dec = parse_logical_name(a.file_name.as_bytes()).unwrap().decode();
     assert_eq!(dec.file_type(), FileType::Appender);
-    assert_eq!(dec.crc32, crc32fast::hash(b"part1-"));
+    assert_eq!(dec.crc32, fdfs_proto::fileid::Crc32::checksum(b"part1-"));
     c.append(&a.file_name, b"part2\n").await.unwrap();
     assert_eq!(
         c.download(GROUP, &a.file_name, 0, 0).await.unwrap(),
@@ -175,7 +175,10 @@ async fn appender_append_modify_truncate_and_file_info() {
     );
     let info = c.query_file_info(GROUP, &a.file_name, 0).await.unwrap();
     assert_eq!(info.file_size, 12);
-    assert_eq!(info.crc32, crc32fast::hash(b"partXYpart2\n"));
+    assert_eq!(
+        info.crc32,
+        fdfs_proto::fileid::Crc32::checksum(b"partXYpart2\n")
+    );
     assert_eq!(info.source_ip, "127.0.0.1");
     let info = c.query_file_info(GROUP, &a.file_name, 1).await.unwrap();
     assert_eq!(info.crc32, 0, "flag 1 = do not compute CRC32");
@@ -193,7 +196,7 @@ async fn appender_append_modify_truncate_and_file_info() {
     let info = c.query_file_info(GROUP, &n.file_name, 0).await.unwrap();
     assert_eq!(
         (info.file_size, info.crc32),
-        (6, crc32fast::hash(b"normal"))
+        (6, fdfs_proto::fileid::Crc32::checksum(b"normal"))
     );
     let e = c.append(&n.file_name, b"x").await.unwrap_err();
     assert_eq!(e.status(), Some(status::EINVAL), "append to a normal file");
@@ -235,7 +238,7 @@ async fn slave_upload_names_and_errors() {
     let info = c.query_file_info(GROUP, &s.file_name, 0).await.unwrap();
     assert_eq!(
         (info.file_size, info.crc32),
-        (11, crc32fast::hash(b"slave bytes"))
+        (11, fdfs_proto::fileid::Crc32::checksum(b"slave bytes"))
     );
     // Empty ext keeps the master's.
     let s2 = c.upload_slave(&m.file_name, "_s", "", b"x").await.unwrap();

@@ -166,7 +166,7 @@ pub async fn query_file_info(c: &mut Conn, h: Header) -> Outcome {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let crc = if compute_crc {
-            let mut h = crc32fast::Hasher::new();
+            let mut h = fdfs_proto::fileid::Crc32::new();
             let mut buf = vec![0u8; 256 * 1024];
             loop {
                 let n = f.read(&mut buf)?;

@@ -262,7 +262,7 @@ pub async fn receive(
     let written = if size <= CHUNK as u64 {
         let mut buf = vec![0u8; size as usize];
         c.read_exact_into(&mut buf).await?;
-        let crc = crc32fast::hash(&buf);
+        let crc = fdfs_proto::fileid::Crc32::checksum(&buf);
         blocking(move || {
             let mut f = File::create_new(&path)?;
             f.write_all(&buf)?;
@@ -315,7 +315,7 @@ async fn stream_to(
         Ok(f) => f,
         Err(e) => return Ok(Err(io_fail("creating temp file", &e).closing())),
     };
-    let mut hasher = crc32fast::Hasher::new();
+    let mut hasher = fdfs_proto::fileid::Crc32::new();
     let mut left = size;
     let mut buf = vec![0u8; CHUNK];
     while left > 0 {
