@@ -43,6 +43,10 @@ pub enum StartError {
 }
 
 pub async fn run(cfg: Config, log: LogTarget) -> Result<(), StartError> {
+    // Before anything can make us look ready: an early SIGHUP must not kill the process.
+    let mut sigterm = signal(SignalKind::terminate()).map_err(StartError::Signal)?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(StartError::Signal)?;
+    let mut sighup = signal(SignalKind::hangup()).map_err(StartError::Signal)?;
     let layout = Layout::open(&cfg).map_err(StartError::Layout)?;
     let binlog =
         Binlog::open(&cfg.base_path, cfg.binlog_rotate_size).map_err(StartError::Binlog)?;
@@ -54,9 +58,6 @@ pub async fn run(cfg: Config, log: LogTarget) -> Result<(), StartError> {
             addr: cfg.listen,
             source,
         })?;
-    let mut sigterm = signal(SignalKind::terminate()).map_err(StartError::Signal)?;
-    let mut sigint = signal(SignalKind::interrupt()).map_err(StartError::Signal)?;
-    let mut sighup = signal(SignalKind::hangup()).map_err(StartError::Signal)?;
 
     let max_conns = cfg.max_connections;
     let grace = cfg.shutdown_grace;
