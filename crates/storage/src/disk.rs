@@ -62,6 +62,46 @@ pub fn write_out(f: &std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
+/// `space()` at most every [`SpaceCache::TTL`]; bytes granted in between are subtracted, so
+/// a burst of uploads cannot overshoot the reserve by more than one window of file systems'
+/// own accounting lag.
+#[derive(Debug, Default)]
+pub struct SpaceCache {
+    state: std::sync::Mutex<Option<(std::time::Instant, Space)>>,
+}
+
+impl SpaceCache {
+    pub const TTL: std::time::Duration = std::time::Duration::from_millis(200);
+
+    /// Grants `incoming` bytes unless that would cross `reserve` (given the total size).
+    pub fn try_claim(
+        &self,
+        path: &Path,
+        incoming: u64,
+        reserve: impl Fn(u64) -> u64,
+    ) -> io::Result<Result<(), Space>> {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = match *g {
+            Some((t, s)) if t.elapsed() < Self::TTL => s,
+            _ => space(path)?,
+        };
+        if would_cross_reserve(s, incoming, reserve(s.total)) {
+            *g = None;
+            return Ok(Err(s));
+        }
+        let left = Space {
+            total: s.total,
+            avail: s.avail - incoming,
+        };
+        let since = match *g {
+            Some((t, _)) if t.elapsed() < Self::TTL => t,
+            _ => std::time::Instant::now(),
+        };
+        *g = Some((since, left));
+        Ok(Ok(()))
+    }
+}
+
 /// True if writing `incoming` more bytes would leave less than `reserve` bytes free.
 pub fn would_cross_reserve(s: Space, incoming: u64, reserve: u64) -> bool {
     s.avail < incoming.saturating_add(reserve)
@@ -81,6 +121,14 @@ mod tests {
         assert!(would_cross_reserve(s, 101, 200));
         assert!(would_cross_reserve(s, 301, 0));
         assert!(!would_cross_reserve(s, 300, 0));
+        let cache = SpaceCache::default();
+        let root = Path::new("/");
+        assert!(cache.try_claim(root, 1, |_| 0).unwrap().is_ok());
+        assert!(cache.try_claim(root, 1, |t| t).unwrap().is_err());
+        // Within one window, granted bytes are subtracted from the cached free space.
+        let free = space(root).unwrap().avail;
+        assert!(cache.try_claim(root, free / 2, |_| 0).unwrap().is_ok());
+        assert!(cache.try_claim(root, free / 2 + free / 4, |_| 0).unwrap().is_err());
         let real = space(Path::new("/")).unwrap();
         assert!(real.total >= real.avail && real.total > 0);
     }

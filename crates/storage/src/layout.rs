@@ -20,6 +20,7 @@ pub struct StorePath {
     pub tmp: PathBuf,
     /// Content may rely on the group commit's journal commit (see `config::Durability`).
     pub journal_ordered: bool,
+    pub space: crate::disk::SpaceCache,
 }
 
 /// Round-robin sub-directory position, persisted like FastDFS's `storage_stat.dat` keys.
@@ -38,6 +39,7 @@ pub struct Layout {
     stat_file: PathBuf,
     next_path: AtomicUsize,
     tmp_seq: AtomicU64,
+    pid: u32,
 }
 
 impl Layout {
@@ -81,6 +83,7 @@ impl Layout {
                 data,
                 tmp,
                 journal_ordered,
+                space: Default::default(),
             });
         }
         let stat_file = base_data.join("storage_stat.dat");
@@ -93,6 +96,7 @@ impl Layout {
             stat_file,
             next_path: AtomicUsize::new(0),
             tmp_seq: AtomicU64::new(0),
+            pid: std::process::id(),
         })
     }
 
@@ -112,7 +116,7 @@ impl Layout {
     /// A fresh, unique temp file name in `sp`'s temp directory.
     pub fn temp_file(&self, sp: &StorePath) -> PathBuf {
         let n = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
-        sp.tmp.join(format!("{}-{n}.tmp", std::process::id()))
+        sp.tmp.join(format!("{}-{n}.tmp", self.pid))
     }
 
     /// Sub-directory for a new file. `hash_input` is the 27-char name prefix used by mode 1.

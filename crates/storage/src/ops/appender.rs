@@ -90,7 +90,7 @@ async fn write_in(c: &mut Conn, name: &str, offset: Option<u64>, size: u64) -> O
         Op::Append
     };
     let rec = Record::new(op, t.logical.clone()).with_extra(at, size);
-    match shared.committer.commit(vec![], vec![rec]).await {
+    match shared.committer.commit(vec![], vec![rec], true).await {
         Ok(()) => c.reply(&[]).await.map(Ok),
         Err(e) => Ok(Err(commit_fail(e))),
     }
@@ -144,7 +144,7 @@ pub async fn truncate(c: &mut Conn, h: Header) -> Outcome {
     };
     if old != new {
         let rec = Record::new(Op::Truncate, t.logical.clone()).with_extra(old, new);
-        if let Err(e) = shared.committer.commit(vec![], vec![rec]).await {
+        if let Err(e) = shared.committer.commit(vec![], vec![rec], true).await {
             return Ok(Err(commit_fail(e)));
         }
     }

@@ -135,10 +135,19 @@ pub async fn upload_slave(c: &mut Conn, h: Header) -> Outcome {
         tmp: rx.tmp.path().to_owned(),
         dest: dest.path.clone(),
     };
+    let ordered = c
+        .shared
+        .layout
+        .path(master.store_index)
+        .is_some_and(|sp| sp.journal_ordered);
     match c
         .shared
         .committer
-        .commit(vec![action], vec![Record::new(Op::Create, slave.clone())])
+        .commit(
+            vec![action],
+            vec![Record::new(Op::Create, slave.clone())],
+            !ordered,
+        )
         .await
     {
         Ok(()) => rx.tmp.disarm(),
@@ -192,7 +201,11 @@ async fn publish_new(
         match c
             .shared
             .committer
-            .commit(vec![action], vec![Record::new(Op::Create, logical.clone())])
+            .commit(
+                vec![action],
+                vec![Record::new(Op::Create, logical.clone())],
+                !sp.journal_ordered,
+            )
             .await
         {
             Ok(()) => {
@@ -232,20 +245,23 @@ pub async fn receive(
             Fail::new(status::EINVAL, "no such store path").closing()
         ));
     };
-    match disk::space(&sp.root) {
-        Ok(s) => {
-            let reserve = cfg.reserve.bytes_for_total(s.total);
-            if disk::would_cross_reserve(s, size, reserve) {
-                return Ok(Err(Fail::new(
-                    status::ENOSPC,
-                    format!(
-                        "{} would go below reserved space ({} free, {size} incoming, {reserve} reserved)",
-                        sp.root.display(),
-                        s.avail
-                    ),
-                )
-                .closing()));
-            }
+    let reserve = cfg.reserve;
+    match sp
+        .space
+        .try_claim(&sp.root, size, |total| reserve.bytes_for_total(total))
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(s)) => {
+            return Ok(Err(Fail::new(
+                status::ENOSPC,
+                format!(
+                    "{} would go below reserved space ({} free, {size} incoming, {} reserved)",
+                    sp.root.display(),
+                    s.avail,
+                    reserve.bytes_for_total(s.total)
+                ),
+            )
+            .closing()))
         }
         Err(e) => return Ok(Err(io_fail("statvfs", &e).closing())),
     }
