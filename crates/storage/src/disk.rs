@@ -128,7 +128,10 @@ mod tests {
         // Within one window, granted bytes are subtracted from the cached free space.
         let free = space(root).unwrap().avail;
         assert!(cache.try_claim(root, free / 2, |_| 0).unwrap().is_ok());
-        assert!(cache.try_claim(root, free / 2 + free / 4, |_| 0).unwrap().is_err());
+        assert!(cache
+            .try_claim(root, free / 2 + free / 4, |_| 0)
+            .unwrap()
+            .is_err());
         let real = space(Path::new("/")).unwrap();
         assert!(real.total >= real.avail && real.total > 0);
     }

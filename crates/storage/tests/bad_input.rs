@@ -235,3 +235,29 @@ async fn idle_timeout_allow_hosts_and_connection_limit() {
     assert!(got.is_empty() && closed);
     assert!(d.log().contains("allow_hosts"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_reader_that_stops_reading_is_cut_off() {
+    let d = Daemon::start("[limits]\nnetwork_timeout = 1\n");
+    let mut c = d.client().await;
+    let big = vec![9u8; 48 << 20];
+    let f = c.upload(0, "bin", &big).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(d.addr()).await.unwrap();
+    let mut req = 0u64.to_be_bytes().to_vec();
+    req.extend_from_slice(&0u64.to_be_bytes());
+    req.extend_from_slice(&file_ref(GROUP, &f.file_name));
+    s.write_all(&packet(cmd::DOWNLOAD_FILE, 0, &req))
+        .await
+        .unwrap();
+    // Never read: the server's writes stall and network_timeout ends the connection.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !d.log().contains("write timed out") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stalled download not cut off\n{}",
+            d.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    still_serving(&d).await;
+}

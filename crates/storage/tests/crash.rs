@@ -39,10 +39,19 @@ fn assert_no_partial_files(d: &Daemon) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill9_during_uploads_loses_no_acknowledged_file() {
-    let mut d = Daemon::start("");
+async fn kill9_during_uploads_journal_ordered() {
+    kill9_during_uploads_loses_no_acknowledged_file("auto").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_during_uploads_fsync_per_file() {
+    kill9_during_uploads_loses_no_acknowledged_file("fsync").await;
+}
+
+async fn kill9_during_uploads_loses_no_acknowledged_file(durability: &str) {
+    let mut d = Daemon::start(&format!("[sync]\ndurability = \"{durability}\"\n"));
     let acked: Arc<Mutex<Vec<(String, u32, usize)>>> = Arc::default();
-    for round in 0..3u64 {
+    for round in 0..2u64 {
         let mut tasks = Vec::new();
         for w in 0..6u64 {
             let (addr, acked) = (d.addr(), acked.clone());

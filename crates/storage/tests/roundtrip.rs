@@ -293,3 +293,56 @@ async fn concurrent_identical_uploads_get_unique_ids() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subdirectory_modes_and_multiple_store_paths() {
+    // Round robin: two files per directory, then the next one.
+    let d = Daemon::start("subdir_count_per_path = 4\nfile_distribute_rotate_count = 2\n");
+    let mut c = d.client().await;
+    let mut dirs = Vec::new();
+    for i in 0..10u8 {
+        dirs.push(c.upload(0, "txt", &[i]).await.unwrap().file_name[4..9].to_string());
+    }
+    assert_eq!(
+        dirs,
+        [
+            "00/00", "00/00", "00/01", "00/01", "00/02", "00/02", "00/03", "00/03", "01/00",
+            "01/00"
+        ]
+    );
+    // Hash mode stays inside the configured directory count.
+    let d = Daemon::start("subdir_count_per_path = 3\nfile_distribute_path_mode = 1\n");
+    let mut c = d.client().await;
+    let mut seen = HashSet::new();
+    for i in 0..60u8 {
+        let f = c.upload(0, "txt", &[i]).await.unwrap();
+        let id = parse_logical_name(f.file_name.as_bytes()).unwrap();
+        assert!(id.sub_high < 3 && id.sub_low < 3, "{}", f.file_name);
+        seen.insert((id.sub_high, id.sub_low));
+    }
+    assert!(seen.len() > 3, "hash mode should spread files: {seen:?}");
+    // Two store paths: M01 lands in the second; 0xFF lets the storage choose.
+    let second = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let first = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = Daemon::start(&format!(
+        "store_paths = [\"{}\", \"{}\"]\n",
+        first.path().display(),
+        second.path().display()
+    ));
+    let mut c = d.client().await;
+    let f = c.upload(1, "txt", b"second path").await.unwrap();
+    assert!(f.file_name.starts_with("M01/"));
+    assert!(second.path().join("data").join(&f.file_name[4..]).exists());
+    let mut prefixes = HashSet::new();
+    for _ in 0..4 {
+        prefixes.insert(c.upload(0xFF, "txt", b"any").await.unwrap().file_name[..3].to_string());
+    }
+    assert_eq!(
+        prefixes,
+        HashSet::from(["M00".to_string(), "M01".to_string()])
+    );
+    assert_eq!(
+        c.download(GROUP, &f.file_name, 0, 0).await.unwrap(),
+        b"second path"
+    );
+}
