@@ -41,7 +41,10 @@ impl StorageClient {
         Self::connect_with(addr, StorageOptions::default()).await
     }
 
-    pub async fn connect_with(addr: impl ToSocketAddrs, opts: StorageOptions) -> Result<StorageClient> {
+    pub async fn connect_with(
+        addr: impl ToSocketAddrs,
+        opts: StorageOptions,
+    ) -> Result<StorageClient> {
         let s = tokio::time::timeout(opts.timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| Error::Timeout)??;
@@ -83,7 +86,13 @@ impl StorageClient {
         Ok((h, body))
     }
 
-    async fn call(&mut self, command: u8, status: u8, body: &[u8], content: &[u8]) -> Result<Vec<u8>> {
+    async fn call(
+        &mut self,
+        command: u8,
+        status: u8,
+        body: &[u8],
+        content: &[u8],
+    ) -> Result<Vec<u8>> {
         let mut pkt = Header {
             pkg_len: (body.len() + content.len()) as u64,
             cmd: command,
@@ -107,23 +116,46 @@ impl StorageClient {
         Ok(body)
     }
 
-    async fn streamed<T: Streamed>(&mut self, command: u8, head: &T, content: &[u8]) -> Result<Vec<u8>> {
+    async fn streamed<T: Streamed>(
+        &mut self,
+        command: u8,
+        head: &T,
+        content: &[u8],
+    ) -> Result<Vec<u8>> {
         let mut pkt = head.head_packet(command);
         pkt.extend_from_slice(content);
         self.exchange(command, &pkt).await
     }
 
     /// UPLOAD_FILE (11). `store_path_index` 0xFF lets the storage choose.
-    pub async fn upload(&mut self, store_path_index: u8, ext: &str, data: &[u8]) -> Result<StoredFile> {
-        self.upload_cmd(cmd::UPLOAD_FILE, store_path_index, ext, data).await
+    pub async fn upload(
+        &mut self,
+        store_path_index: u8,
+        ext: &str,
+        data: &[u8],
+    ) -> Result<StoredFile> {
+        self.upload_cmd(cmd::UPLOAD_FILE, store_path_index, ext, data)
+            .await
     }
 
     /// UPLOAD_APPENDER_FILE (23).
-    pub async fn upload_appender(&mut self, store_path_index: u8, ext: &str, data: &[u8]) -> Result<StoredFile> {
-        self.upload_cmd(cmd::UPLOAD_APPENDER_FILE, store_path_index, ext, data).await
+    pub async fn upload_appender(
+        &mut self,
+        store_path_index: u8,
+        ext: &str,
+        data: &[u8],
+    ) -> Result<StoredFile> {
+        self.upload_cmd(cmd::UPLOAD_APPENDER_FILE, store_path_index, ext, data)
+            .await
     }
 
-    async fn upload_cmd(&mut self, command: u8, idx: u8, ext: &str, data: &[u8]) -> Result<StoredFile> {
+    async fn upload_cmd(
+        &mut self,
+        command: u8,
+        idx: u8,
+        ext: &str,
+        data: &[u8],
+    ) -> Result<StoredFile> {
         let head = UploadRequest {
             store_path_index: idx,
             file_size: data.len() as u64,
@@ -134,7 +166,13 @@ impl StorageClient {
     }
 
     /// UPLOAD_SLAVE_FILE (21): `master` is the master's logical name (no group).
-    pub async fn upload_slave(&mut self, master: &str, prefix: &str, ext: &str, data: &[u8]) -> Result<StoredFile> {
+    pub async fn upload_slave(
+        &mut self,
+        master: &str,
+        prefix: &str,
+        ext: &str,
+        data: &[u8],
+    ) -> Result<StoredFile> {
         let head = SlaveUploadRequest {
             master_file_name: master.to_string(),
             file_size: data.len() as u64,
@@ -146,14 +184,21 @@ impl StorageClient {
     }
 
     /// DOWNLOAD_FILE (14); `length` 0 = to the end.
-    pub async fn download(&mut self, group: &str, name: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
+    pub async fn download(
+        &mut self,
+        group: &str,
+        name: &str,
+        offset: u64,
+        length: u64,
+    ) -> Result<Vec<u8>> {
         let req = DownloadRequest {
             offset,
             length,
             group: group.to_string(),
             file_name: name.to_string(),
         };
-        self.call(cmd::DOWNLOAD_FILE, 0, &req.to_bytes(IpWidth::V4), &[]).await
+        self.call(cmd::DOWNLOAD_FILE, 0, &req.to_bytes(IpWidth::V4), &[])
+            .await
     }
 
     /// DELETE_FILE (12).
@@ -163,7 +208,13 @@ impl StorageClient {
     }
 
     /// SET_METADATA (13).
-    pub async fn set_metadata(&mut self, group: &str, name: &str, op: MetaOp, meta: Metadata) -> Result<()> {
+    pub async fn set_metadata(
+        &mut self,
+        group: &str,
+        name: &str,
+        op: MetaOp,
+        meta: Metadata,
+    ) -> Result<()> {
         let req = SetMetadataRequest {
             op,
             group: group.to_string(),
@@ -177,13 +228,22 @@ impl StorageClient {
 
     /// GET_METADATA (15).
     pub async fn get_metadata(&mut self, group: &str, name: &str) -> Result<Metadata> {
-        let body = self.call(cmd::GET_METADATA, 0, &file_ref(group, name), &[]).await?;
+        let body = self
+            .call(cmd::GET_METADATA, 0, &file_ref(group, name), &[])
+            .await?;
         Ok(Metadata::parse(&body)?)
     }
 
     /// QUERY_FILE_INFO (22); `flags`: 1 = no CRC32, 2 = keep silence.
-    pub async fn query_file_info(&mut self, group: &str, name: &str, flags: u8) -> Result<FileInfo> {
-        let body = self.call(cmd::QUERY_FILE_INFO, flags, &file_ref(group, name), &[]).await?;
+    pub async fn query_file_info(
+        &mut self,
+        group: &str,
+        name: &str,
+        flags: u8,
+    ) -> Result<FileInfo> {
+        let body = self
+            .call(cmd::QUERY_FILE_INFO, flags, &file_ref(group, name), &[])
+            .await?;
         Ok(FileInfo::decode(&body)?)
     }
 

@@ -232,6 +232,21 @@ mod tests {
     }
 
     #[test]
+    fn body_packet_matches_manual_framing() {
+        use crate::body::{Body, IpWidth};
+        use crate::common::GroupName;
+        let g = GroupName {
+            group: "group1".into(),
+        };
+        let p = g.packet(cmd::QUERY_STORE_WITH_GROUP_ONE, 0, IpWidth::V4);
+        assert_eq!(
+            p,
+            packet(cmd::QUERY_STORE_WITH_GROUP_ONE, 0, &g.to_bytes(IpWidth::V4))
+        );
+        assert_eq!(&p[..10], &[0, 0, 0, 0, 0, 0, 0, 16, 104, 0]);
+    }
+
+    #[test]
     fn exact_limit_is_accepted() {
         let lim = Limits { max_body_len: 3 };
         let p = packet(1, 0, b"abc");

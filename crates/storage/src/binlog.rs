@@ -93,7 +93,10 @@ impl Binlog {
             Ok(text) => parse_index(&text).ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("{} has no valid current_write", dir.join(INDEX_FILE).display()),
+                    format!(
+                        "{} has no valid current_write",
+                        dir.join(INDEX_FILE).display()
+                    ),
                 )
             })?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

@@ -43,6 +43,7 @@ pub enum CommitError {
 struct Job {
     actions: Vec<Action>,
     records: Vec<Record>,
+    sync_dirs: bool,
     done: oneshot::Sender<Result<(), CommitError>>,
 }
 
@@ -61,12 +62,23 @@ impl Committer {
     }
 
     /// Applies `actions`, logs `records`, and returns once both are durable.
-    pub async fn commit(&self, actions: Vec<Action>, records: Vec<Record>) -> Result<(), CommitError> {
+    ///
+    /// `sync_dirs = false` is for journal-ordered store paths (ext4/XFS on the binlog's file
+    /// system): their renames, unlinks and mkdirs are journaled before the binlog append, so
+    /// the binlog's fdatasync commits them too, and a directory fsync would only cost one more
+    /// device cache flush.
+    pub async fn commit(
+        &self,
+        actions: Vec<Action>,
+        records: Vec<Record>,
+        sync_dirs: bool,
+    ) -> Result<(), CommitError> {
         let (done, rx) = oneshot::channel();
         self.tx
             .send(Job {
                 actions,
                 records,
+                sync_dirs,
                 done,
             })
             .map_err(|_| CommitError::Stopped)?;
@@ -91,8 +103,16 @@ fn commit_batch(binlog: &mut Binlog, batch: Vec<Job>) {
     let mut dirs = BTreeSet::new();
     let mut results: Vec<Result<(), CommitError>> = Vec::with_capacity(batch.len());
     let mut lines = Vec::new();
+    let mut unsynced = BTreeSet::new();
     for job in &batch {
-        let r = apply(&job.actions, &mut dirs);
+        let r = apply(
+            &job.actions,
+            if job.sync_dirs {
+                &mut dirs
+            } else {
+                &mut unsynced
+            },
+        );
         if r.is_ok() {
             for rec in &job.records {
                 rec.write_line(&mut lines);
@@ -242,8 +262,12 @@ mod tests {
         std::fs::write(&tmp, b"abc").unwrap();
         let dest = dir.path().join("data/0A/0B/f1");
         c.commit(
-            vec![Action::Publish { tmp, dest: dest.clone() }],
+            vec![Action::Publish {
+                tmp,
+                dest: dest.clone(),
+            }],
             vec![Record::new(Op::Create, "M00/0A/0B/f1".into())],
+            true,
         )
         .await
         .unwrap();
@@ -252,20 +276,38 @@ mod tests {
         let tmp2 = dir.path().join("t2");
         std::fs::write(&tmp2, b"zz").unwrap();
         let r = c
-            .commit(vec![Action::Publish { tmp: tmp2.clone(), dest: dest.clone() }], vec![])
+            .commit(
+                vec![Action::Publish {
+                    tmp: tmp2.clone(),
+                    dest: dest.clone(),
+                }],
+                vec![],
+                true,
+            )
             .await;
         assert!(matches!(r, Err(CommitError::Exists)));
         assert_eq!(std::fs::read(&dest).unwrap(), b"abc");
         assert!(tmp2.exists());
 
         c.commit(
-            vec![Action::Remove { path: dest.clone(), must_exist: true }],
+            vec![Action::Remove {
+                path: dest.clone(),
+                must_exist: true,
+            }],
             vec![Record::new(Op::Delete, "M00/0A/0B/f1".into())],
+            true,
         )
         .await
         .unwrap();
         let r = c
-            .commit(vec![Action::Remove { path: dest, must_exist: true }], vec![])
+            .commit(
+                vec![Action::Remove {
+                    path: dest,
+                    must_exist: true,
+                }],
+                vec![],
+                true,
+            )
             .await;
         assert!(matches!(r, Err(CommitError::NotFound)));
         drop(c);

@@ -38,6 +38,19 @@ pub enum DistributeMode {
     Hash,
 }
 
+/// How an upload's content is made durable before its rename (see `commit.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `journal` where the file system orders it (ext4/XFS, same file system as the binlog),
+    /// `fsync` elsewhere.
+    Auto,
+    /// fdatasync every temp file before its rename: portable, two journal commits per upload.
+    Fsync,
+    /// Write the data out and wait (sync_file_range), then let the group commit's single
+    /// journal commit make data, rename and binlog durable together. Needs ext4 or XFS.
+    Journal,
+}
+
 /// Disk space that uploads must leave free (FastDFS `reserved_storage_space`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Reserve {
@@ -50,7 +63,10 @@ impl Reserve {
     pub fn parse(s: &str) -> Result<Reserve, String> {
         let s = s.trim();
         if let Some(p) = s.strip_suffix('%') {
-            let v: f64 = p.trim().parse().map_err(|_| format!("bad percentage {s:?}"))?;
+            let v: f64 = p
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad percentage {s:?}"))?;
             if !(0.0..100.0).contains(&v) {
                 return Err(format!("percentage {s:?} must be in 0..100"));
             }
@@ -83,11 +99,9 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         }
         _ => (t, 1),
     };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad size {s:?}"))?;
-    n.checked_mul(mul).ok_or_else(|| format!("size {s:?} overflows"))
+    let n: u64 = num.trim().parse().map_err(|_| format!("bad size {s:?}"))?;
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("size {s:?} overflows"))
 }
 
 /// One `allow_hosts` entry: `*`, an address, or `addr/prefix`.
@@ -127,11 +141,23 @@ impl HostRule {
         };
         match (self, ip) {
             (HostRule::Any, _) => true,
-            (HostRule::Net { addr: IpAddr::V4(n), prefix }, IpAddr::V4(i)) => {
+            (
+                HostRule::Net {
+                    addr: IpAddr::V4(n),
+                    prefix,
+                },
+                IpAddr::V4(i),
+            ) => {
                 let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
                 u32::from(*n) & mask == u32::from(i) & mask
             }
-            (HostRule::Net { addr: IpAddr::V6(n), prefix }, IpAddr::V6(i)) => {
+            (
+                HostRule::Net {
+                    addr: IpAddr::V6(n),
+                    prefix,
+                },
+                IpAddr::V6(i),
+            ) => {
                 let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
                 u128::from(*n) & mask == u128::from(i) & mask
             }
@@ -208,6 +234,7 @@ impl Default for RawLimits {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawSync {
+    durability: String,
     commit_max_batch: usize,
     binlog_rotate_size: String,
 }
@@ -215,6 +242,7 @@ struct RawSync {
 impl Default for RawSync {
     fn default() -> Self {
         RawSync {
+            durability: "auto".into(),
             commit_max_batch: 256,
             binlog_rotate_size: "1G".into(),
         }
@@ -278,6 +306,7 @@ pub struct Config {
     pub network_timeout: Duration,
     pub idle_timeout: Duration,
     pub shutdown_grace: Duration,
+    pub durability: Durability,
     pub commit_max_batch: usize,
     pub binlog_rotate_size: u64,
 }
@@ -324,7 +353,10 @@ impl Config {
             return Err(invalid("store_paths", "at most 256 store paths"));
         }
         if let Some(p) = store_paths.iter().find(|p| !p.is_absolute()) {
-            return Err(invalid("store_paths", format!("{} is not absolute", p.display())));
+            return Err(invalid(
+                "store_paths",
+                format!("{} is not absolute", p.display()),
+            ));
         }
         if !(1..=256).contains(&r.subdir_count_per_path) {
             return Err(invalid("subdir_count_per_path", "must be 1..256"));
@@ -339,8 +371,8 @@ impl Config {
             1 => DistributeMode::Hash,
             _ => return Err(invalid("file_distribute_path_mode", "must be 0 or 1")),
         };
-        let reserve =
-            Reserve::parse(&r.reserved_storage_space).map_err(|e| invalid("reserved_storage_space", e))?;
+        let reserve = Reserve::parse(&r.reserved_storage_space)
+            .map_err(|e| invalid("reserved_storage_space", e))?;
         if r.tracker_servers.len() > 16 {
             return Err(invalid("tracker_servers", "at most 16 trackers"));
         }
@@ -349,7 +381,10 @@ impl Config {
                 .rsplit_once(':')
                 .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
             if !ok {
-                return Err(invalid("tracker_servers", format!("{t:?} is not host:port")));
+                return Err(invalid(
+                    "tracker_servers",
+                    format!("{t:?} is not host:port"),
+                ));
             }
         }
         if r.heart_beat_interval == 0 || r.stat_report_interval == 0 {
@@ -368,7 +403,8 @@ impl Config {
         if l.max_connections == 0 {
             return Err(invalid("limits.max_connections", "must be >= 1"));
         }
-        let max_file_size = parse_bytes(&l.max_file_size).map_err(|e| invalid("limits.max_file_size", e))?;
+        let max_file_size =
+            parse_bytes(&l.max_file_size).map_err(|e| invalid("limits.max_file_size", e))?;
         let max_request_body =
             parse_bytes(&l.max_request_body).map_err(|e| invalid("limits.max_request_body", e))?;
         if max_request_body < 1024 {
@@ -378,6 +414,12 @@ impl Config {
         if l.network_timeout == 0 || l.idle_timeout == 0 {
             return Err(invalid("limits.network_timeout", "timeouts must be >= 1 s"));
         }
+        let durability = match r.sync.durability.as_str() {
+            "auto" => Durability::Auto,
+            "fsync" => Durability::Fsync,
+            "journal" => Durability::Journal,
+            _ => return Err(invalid("sync.durability", "must be auto, fsync or journal")),
+        };
         if r.sync.commit_max_batch == 0 {
             return Err(invalid("sync.commit_max_batch", "must be >= 1"));
         }
@@ -409,6 +451,7 @@ impl Config {
             network_timeout: Duration::from_secs(l.network_timeout),
             idle_timeout: Duration::from_secs(l.idle_timeout),
             shutdown_grace: Duration::from_secs(l.shutdown_grace),
+            durability,
             commit_max_batch: r.sync.commit_max_batch,
             binlog_rotate_size,
         })
@@ -431,7 +474,10 @@ mod tests {
         assert_eq!(c.listen.port(), 23000);
         assert_eq!(c.store_paths, vec![PathBuf::from("/tmp/x")]);
         assert_eq!(c.subdir_count, 256);
-        assert_eq!(c.distribute, DistributeMode::RoundRobin { rotate_count: 100 });
+        assert_eq!(
+            c.distribute,
+            DistributeMode::RoundRobin { rotate_count: 100 }
+        );
         assert_eq!(c.max_request_body, 256 * 1024);
         assert!(c.host_allowed("10.1.2.3".parse().unwrap()));
     }
@@ -448,8 +494,12 @@ mod tests {
             "allow_hosts = [\"10.0.0.0/33\"]",
             "unknown_key = 1",
             "[limits]\nmax_request_body = \"10\"",
+            "[sync]\ndurability = \"maybe\"",
         ] {
-            assert!(Config::parse_str(&format!("{MIN}{extra}\n")).is_err(), "{extra}");
+            assert!(
+                Config::parse_str(&format!("{MIN}{extra}\n")).is_err(),
+                "{extra}"
+            );
         }
         assert!(Config::parse_str("group_name = \"group/1\"\nbase_path = \"/x\"").is_err());
         assert!(Config::parse_str("group_name = \"g\"\nbase_path = \"rel\"").is_err());
@@ -475,6 +525,8 @@ mod tests {
         let one = HostRule::parse("127.0.0.1").unwrap();
         assert!(one.matches("127.0.0.1".parse().unwrap()));
         assert!(!one.matches("127.0.0.2".parse().unwrap()));
-        assert!(HostRule::parse("0.0.0.0/0").unwrap().matches("1.2.3.4".parse().unwrap()));
+        assert!(HostRule::parse("0.0.0.0/0")
+            .unwrap()
+            .matches("1.2.3.4".parse().unwrap()));
     }
 }

@@ -63,7 +63,11 @@ pub struct Conn {
 
 impl Conn {
     /// Applies `network_timeout` to one I/O step.
-    pub async fn timed<T>(&self, what: &str, f: impl Future<Output = io::Result<T>>) -> Result<T, Abort> {
+    pub async fn timed<T>(
+        &self,
+        what: &str,
+        f: impl Future<Output = io::Result<T>>,
+    ) -> Result<T, Abort> {
         match tokio::time::timeout(self.shared.cfg.network_timeout, f).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(Abort(format!("{what}: {e}"))),
@@ -127,7 +131,12 @@ impl Conn {
     }
 }
 
-pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
     let local = match stream.local_addr() {
         Ok(a) => a,
         Err(e) => {
@@ -186,7 +195,11 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, mut
                 } else {
                     tracing::warn!(%peer, cmd = command, status = fail.status, reason = %fail.reason, "request failed");
                 }
-                if c.send(&Header::response(fail.status, 0).encode()).await.is_err() || fail.close {
+                if c.send(&Header::response(fail.status, 0).encode())
+                    .await
+                    .is_err()
+                    || fail.close
+                {
                     break;
                 }
             }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::config::{Config, DistributeMode};
+use crate::config::{Config, DistributeMode, Durability};
 
 pub const TMP_DIR: &str = ".tmp";
 
@@ -18,6 +18,9 @@ pub struct StorePath {
     pub root: PathBuf,
     pub data: PathBuf,
     pub tmp: PathBuf,
+    /// Content may rely on the group commit's journal commit (see `config::Durability`).
+    pub journal_ordered: bool,
+    pub space: crate::disk::SpaceCache,
 }
 
 /// Round-robin sub-directory position, persisted like FastDFS's `storage_stat.dat` keys.
@@ -36,6 +39,7 @@ pub struct Layout {
     stat_file: PathBuf,
     next_path: AtomicUsize,
     tmp_seq: AtomicU64,
+    pid: u32,
 }
 
 impl Layout {
@@ -43,6 +47,7 @@ impl Layout {
     pub fn open(cfg: &Config) -> io::Result<Layout> {
         let base_data = cfg.base_path.join("data");
         fs::create_dir_all(&base_data)?;
+        let (binlog_dev, _) = crate::disk::fs_identity(&base_data)?;
         let mut paths = Vec::with_capacity(cfg.store_paths.len());
         for (i, root) in cfg.store_paths.iter().enumerate() {
             let data = root.join("data");
@@ -55,11 +60,30 @@ impl Layout {
             if cfg.precreate_subdirs {
                 precreate(&data, cfg.subdir_count)?;
             }
+            let (dev, journaled) = crate::disk::fs_identity(&data)?;
+            let orderable = journaled && dev == binlog_dev;
+            let journal_ordered = match cfg.durability {
+                Durability::Fsync => false,
+                Durability::Auto => orderable,
+                Durability::Journal if orderable => true,
+                Durability::Journal => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        format!(
+                            "sync.durability = \"journal\" needs {} on ext4/XFS and on the same file system as base_path",
+                            root.display()
+                        ),
+                    ))
+                }
+            };
+            tracing::info!(path = %root.display(), journal_ordered, "store path ready");
             paths.push(StorePath {
                 index: i as u8,
                 root: root.clone(),
                 data,
                 tmp,
+                journal_ordered,
+                space: Default::default(),
             });
         }
         let stat_file = base_data.join("storage_stat.dat");
@@ -72,6 +96,7 @@ impl Layout {
             stat_file,
             next_path: AtomicUsize::new(0),
             tmp_seq: AtomicU64::new(0),
+            pid: std::process::id(),
         })
     }
 
@@ -91,16 +116,13 @@ impl Layout {
     /// A fresh, unique temp file name in `sp`'s temp directory.
     pub fn temp_file(&self, sp: &StorePath) -> PathBuf {
         let n = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
-        sp.tmp.join(format!("{}-{n}.tmp", std::process::id()))
+        sp.tmp.join(format!("{}-{n}.tmp", self.pid))
     }
 
     /// Sub-directory for a new file. `hash_input` is the 27-char name prefix used by mode 1.
     pub fn alloc_subdir(&self, hash_input: &[u8]) -> (u8, u8) {
         match self.mode {
-            DistributeMode::Hash => {
-                let n = pjw_hash(hash_input) % 65536;
-                (((n >> 8) % self.subdir_count) as u8, ((n & 0xFF) % self.subdir_count) as u8)
-            }
+            DistributeMode::Hash => fdfs_proto::fileid::hash_subdir(hash_input, self.subdir_count),
             DistributeMode::RoundRobin { rotate_count } => {
                 let (pos, rotated) = {
                     let mut d = match self.dist.lock() {
@@ -140,19 +162,6 @@ impl Layout {
             tracing::warn!(error = %e, "cannot persist sub-directory position");
         }
     }
-}
-
-/// FastDFS/libfastcommon `PJWHash` on a signed 32-bit accumulator (arithmetic shift).
-pub fn pjw_hash(data: &[u8]) -> u32 {
-    let mut h: i32 = 0;
-    for &b in data {
-        h = h.wrapping_shl(4).wrapping_add(i32::from(b));
-        let t = h & (0xF000_0000u32 as i32);
-        if t != 0 {
-            h = (h ^ (t >> 24)) & 0x0FFF_FFFF;
-        }
-    }
-    h as u32
 }
 
 fn with_path(e: io::Error, p: &Path) -> io::Error {
@@ -226,14 +235,6 @@ mod tests {
     }
 
     #[test]
-    fn pjw_matches_spec_example() {
-        // Spec §4.8 example 5: PJW of the 27 chars of example 1 is 15881669 -> 55/C5.
-        let h = pjw_hash(b"wKjzh0_xaR63RExnAAAaDqbNk5E");
-        assert_eq!(h, 15881669);
-        assert_eq!(h % 65536, 21957);
-    }
-
-    #[test]
     fn round_robin_rotates_and_persists() {
         let dir = tempfile::tempdir().unwrap();
         let c = cfg(dir.path(), "file_distribute_rotate_count = 2\n");
@@ -241,7 +242,18 @@ mod tests {
         let got: Vec<_> = (0..10).map(|_| l.alloc_subdir(b"")).collect();
         assert_eq!(
             got,
-            [(0, 0), (0, 0), (0, 1), (0, 1), (0, 2), (0, 2), (0, 3), (0, 3), (1, 0), (1, 0)]
+            [
+                (0, 0),
+                (0, 0),
+                (0, 1),
+                (0, 1),
+                (0, 2),
+                (0, 2),
+                (0, 3),
+                (0, 3),
+                (1, 0),
+                (1, 0)
+            ]
         );
         l.alloc_subdir(b"");
         l.persist();
@@ -253,9 +265,15 @@ mod tests {
     #[test]
     fn hash_mode_and_tmp_cleanup() {
         let dir = tempfile::tempdir().unwrap();
-        let c = cfg(dir.path(), "file_distribute_path_mode = 1\nprecreate_subdirs = true\n");
+        let c = cfg(
+            dir.path(),
+            "file_distribute_path_mode = 1\nprecreate_subdirs = true\n",
+        );
         let l = Layout::open(&c).unwrap();
-        assert_eq!(l.alloc_subdir(b"wKjzh0_xaR63RExnAAAaDqbNk5E"), (0x55 % 4, 0xC5 % 4));
+        assert_eq!(
+            l.alloc_subdir(b"wKjzh0_xaR63RExnAAAaDqbNk5E"),
+            (0x55 % 4, 0xC5 % 4)
+        );
         assert!(dir.path().join("data/03/03").is_dir());
         let t = l.temp_file(&l.paths[0]);
         fs::write(&t, b"partial").unwrap();

@@ -4,10 +4,10 @@
 pub mod binlog;
 pub mod commit;
 pub mod config;
+pub mod conn;
 pub mod disk;
 pub mod layout;
 pub mod logging;
-pub mod conn;
 pub mod ops;
 pub mod server;
 pub mod tracker;

@@ -8,7 +8,11 @@ use fdfs_storage::config::Config;
 use fdfs_storage::logging::LogTarget;
 
 #[derive(Parser)]
-#[command(name = "fdfs_storaged", version, about = "FastDFS-compatible storage daemon")]
+#[command(
+    name = "fdfs_storaged",
+    version,
+    about = "FastDFS-compatible storage daemon"
+)]
 struct Args {
     /// Path to storage.toml.
     #[arg(short, long, default_value = "/etc/fdfs/storage.toml")]
@@ -56,7 +60,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(fdfs_storage::server::run(cfg, log)) {
+    let result = rt.block_on(fdfs_storage::server::run(cfg, log));
+    // Blocking file I/O still running belongs to abandoned requests; do not wait forever.
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

@@ -43,8 +43,13 @@ pub enum StartError {
 }
 
 pub async fn run(cfg: Config, log: LogTarget) -> Result<(), StartError> {
+    // Before anything can make us look ready: an early SIGHUP must not kill the process.
+    let mut sigterm = signal(SignalKind::terminate()).map_err(StartError::Signal)?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(StartError::Signal)?;
+    let mut sighup = signal(SignalKind::hangup()).map_err(StartError::Signal)?;
     let layout = Layout::open(&cfg).map_err(StartError::Layout)?;
-    let binlog = Binlog::open(&cfg.base_path, cfg.binlog_rotate_size).map_err(StartError::Binlog)?;
+    let binlog =
+        Binlog::open(&cfg.base_path, cfg.binlog_rotate_size).map_err(StartError::Binlog)?;
     let (committer, commit_thread) =
         Committer::start(binlog, cfg.commit_max_batch).map_err(StartError::Committer)?;
     let listener = TcpListener::bind(cfg.listen)
@@ -53,9 +58,6 @@ pub async fn run(cfg: Config, log: LogTarget) -> Result<(), StartError> {
             addr: cfg.listen,
             source,
         })?;
-    let mut sigterm = signal(SignalKind::terminate()).map_err(StartError::Signal)?;
-    let mut sigint = signal(SignalKind::interrupt()).map_err(StartError::Signal)?;
-    let mut sighup = signal(SignalKind::hangup()).map_err(StartError::Signal)?;
 
     let max_conns = cfg.max_connections;
     let grace = cfg.shutdown_grace;
@@ -100,22 +102,30 @@ pub async fn run(cfg: Config, log: LogTarget) -> Result<(), StartError> {
     drop(listener);
     let _ = stop_tx.send(true);
     let all = u32::try_from(max_conns).unwrap_or(u32::MAX);
-    match tokio::time::timeout(grace, permits.acquire_many(all)).await {
-        Ok(_) => tracing::info!("all connections closed"),
-        Err(_) => tracing::warn!(
+    let drained = tokio::time::timeout(grace, permits.acquire_many(all))
+        .await
+        .is_ok();
+    reporter.abort();
+    let _ = reporter.await;
+    shared.layout.persist();
+    if drained {
+        tracing::info!("all connections closed");
+        // The committer thread ends once every handle to it is gone; joining it means every
+        // acknowledged change has been committed.
+        drop(shared);
+        if tokio::task::spawn_blocking(move || commit_thread.join())
+            .await
+            .map_or(true, |r| r.is_err())
+        {
+            tracing::error!("committer thread panicked");
+        }
+    } else {
+        // Abandoned connections still hold the committer; their clients got no reply, so
+        // nothing acknowledged is lost by exiting now.
+        tracing::warn!(
             busy = max_conns - permits.available_permits(),
             "shutdown grace period over; abandoning busy connections"
-        ),
-    }
-    reporter.abort();
-    shared.layout.persist();
-    // The committer thread ends once every handle to it is gone.
-    drop(shared);
-    if tokio::task::spawn_blocking(move || commit_thread.join())
-        .await
-        .is_err()
-    {
-        tracing::error!("committer thread panicked");
+        );
     }
     tracing::info!("fdfs_storaged stopped");
     Ok(())

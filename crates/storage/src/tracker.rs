@@ -37,7 +37,12 @@ pub fn spawn(shared: Arc<Shared>, stop: watch::Receiver<bool>) -> JoinHandle<()>
     })
 }
 
-async fn report_to(shared: Arc<Shared>, tracker: String, up_time: i64, mut stop: watch::Receiver<bool>) {
+async fn report_to(
+    shared: Arc<Shared>,
+    tracker: String,
+    up_time: i64,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut backoff = Duration::from_secs(1);
     let mut failures = 0u32;
     loop {
@@ -84,12 +89,24 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
         current_tracker_ip: host.to_string(),
         trackers: cfg.tracker_servers.clone(),
     };
-    call(&mut s, cfg.network_timeout, cmd::STORAGE_JOIN, &join.to_bytes(IpWidth::V4)).await?;
+    call(
+        &mut s,
+        cfg.network_timeout,
+        cmd::STORAGE_JOIN,
+        &join.to_bytes(IpWidth::V4),
+    )
+    .await?;
     tracing::info!(%tracker, "joined tracker");
     let mut last_report: Option<Instant> = None;
     loop {
         tokio::time::sleep(cfg.heart_beat_interval).await;
-        call(&mut s, cfg.network_timeout, cmd::STORAGE_BEAT, &Beat(None).to_bytes(IpWidth::V4)).await?;
+        call(
+            &mut s,
+            cfg.network_timeout,
+            cmd::STORAGE_BEAT,
+            &Beat(None).to_bytes(IpWidth::V4),
+        )
+        .await?;
         if last_report.is_none_or(|t| t.elapsed() >= cfg.stat_report_interval) {
             let usage = DiskUsage(
                 cfg.store_paths
@@ -103,7 +120,13 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
                     })
                     .collect(),
             );
-            call(&mut s, cfg.network_timeout, cmd::STORAGE_REPORT_DISK_USAGE, &usage.to_bytes(IpWidth::V4)).await?;
+            call(
+                &mut s,
+                cfg.network_timeout,
+                cmd::STORAGE_REPORT_DISK_USAGE,
+                &usage.to_bytes(IpWidth::V4),
+            )
+            .await?;
             last_report = Some(Instant::now());
         }
     }
@@ -116,16 +139,25 @@ async fn call(s: &mut TcpStream, t: Duration, command: u8, body: &[u8]) -> Resul
     let io = async {
         s.write_all(&pkt).await.map_err(|e| format!("send: {e}"))?;
         let mut hb = [0u8; HEADER_LEN];
-        s.read_exact(&mut hb).await.map_err(|e| format!("receive: {e}"))?;
+        s.read_exact(&mut hb)
+            .await
+            .map_err(|e| format!("receive: {e}"))?;
         let h: Header = decode_header(&hb, &Limits::TRACKER)
             .map_err(|e| e.to_string())?
             .ok_or("short header")?;
         if h.status != 0 {
-            return Err(format!("tracker answered cmd {command} with status {}", h.status));
+            return Err(format!(
+                "tracker answered cmd {command} with status {}",
+                h.status
+            ));
         }
         let mut resp = vec![0u8; h.pkg_len as usize];
-        s.read_exact(&mut resp).await.map_err(|e| format!("receive: {e}"))?;
+        s.read_exact(&mut resp)
+            .await
+            .map_err(|e| format!("receive: {e}"))?;
         Ok(resp)
     };
-    tokio::time::timeout(t, io).await.map_err(|_| "tracker timed out".to_string())?
+    tokio::time::timeout(t, io)
+        .await
+        .map_err(|_| "tracker timed out".to_string())?
 }

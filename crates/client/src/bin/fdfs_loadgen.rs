@@ -126,7 +126,11 @@ async fn run(args: Args) -> Result<(), fdfs_client::Error> {
                 errors += e;
             }
             Ok(Err(e)) => return Err(e),
-            Err(e) => return Err(fdfs_client::Error::Protocol(format!("worker panicked: {e}"))),
+            Err(e) => {
+                return Err(fdfs_client::Error::Protocol(format!(
+                    "worker panicked: {e}"
+                )))
+            }
         }
     }
     let secs = started.elapsed().as_secs_f64();

@@ -84,9 +84,13 @@ async fn write_in(c: &mut Conn, name: &str, offset: Option<u64>, size: u64) -> O
         Ok(at) => at,
         Err(e) => return Ok(Err(io_fail(&t.logical, &e))),
     };
-    let op = if offset.is_some() { Op::Modify } else { Op::Append };
+    let op = if offset.is_some() {
+        Op::Modify
+    } else {
+        Op::Append
+    };
     let rec = Record::new(op, t.logical.clone()).with_extra(at, size);
-    match shared.committer.commit(vec![], vec![rec]).await {
+    match shared.committer.commit(vec![], vec![rec], true).await {
         Ok(()) => c.reply(&[]).await.map(Ok),
         Err(e) => Ok(Err(commit_fail(e))),
     }
@@ -140,7 +144,7 @@ pub async fn truncate(c: &mut Conn, h: Header) -> Outcome {
     };
     if old != new {
         let rec = Record::new(Op::Truncate, t.logical.clone()).with_extra(old, new);
-        if let Err(e) = shared.committer.commit(vec![], vec![rec]).await {
+        if let Err(e) = shared.committer.commit(vec![], vec![rec], true).await {
             return Ok(Err(commit_fail(e)));
         }
     }

@@ -55,7 +55,10 @@ pub async fn download(c: &mut Conn, h: Header) -> Outcome {
         Err(why) => {
             return Ok(Err(Fail::new(
                 status::EINVAL,
-                format!("{}: {why} (size {size}, offset {offset}, length {want})", t.logical),
+                format!(
+                    "{}: {why} (size {size}, offset {offset}, length {want})",
+                    t.logical
+                ),
             )))
         }
     };
@@ -78,7 +81,12 @@ pub async fn download(c: &mut Conn, h: Header) -> Outcome {
                 buf = b;
             }
             // The header promised more bytes than we can deliver: only closing is honest.
-            Err(e) => return Err(crate::conn::Abort(format!("{}: read failed mid-download: {e}", t.logical))),
+            Err(e) => {
+                return Err(crate::conn::Abort(format!(
+                    "{}: read failed mid-download: {e}",
+                    t.logical
+                )))
+            }
         }
         c.send(&buf).await?;
         left -= n as u64;
@@ -97,7 +105,6 @@ pub fn range(size: u64, offset: u64, length: u64) -> Result<u64, &'static str> {
     let rest = size - offset;
     Ok(if length == 0 { rest } else { length.min(rest) })
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -87,20 +87,29 @@ pub fn io_fail(what: &str, e: &io::Error) -> Fail {
 }
 
 /// Reads a streamed request's head; errors mean the body is not consumed (close after reply).
-pub async fn read_head<T: Streamed>(c: &mut Conn, h: &Header) -> Result<Result<(T, u64), Fail>, Abort> {
+pub async fn read_head<T: Streamed>(
+    c: &mut Conn,
+    h: &Header,
+) -> Result<Result<(T, u64), Fail>, Abort> {
     let mut prefix = Vec::new();
     loop {
         match T::decode_head(h, &prefix) {
             Ok(HeadProgress::Complete {
                 head, content_len, ..
             }) => return Ok(Ok((head, content_len))),
-            Ok(HeadProgress::NeedBytes(n)) if n > prefix.len() && n as u64 <= c.shared.cfg.max_request_body => {
+            Ok(HeadProgress::NeedBytes(n))
+                if n > prefix.len() && n as u64 <= c.shared.cfg.max_request_body =>
+            {
                 let old = prefix.len();
                 prefix.resize(n, 0);
                 c.read_exact_into(&mut prefix[old..]).await?;
             }
             Ok(HeadProgress::NeedBytes(n)) => {
-                return Ok(Err(Fail::new(status::EINVAL, format!("request head of {n} bytes refused")).closing()))
+                return Ok(Err(Fail::new(
+                    status::EINVAL,
+                    format!("request head of {n} bytes refused"),
+                )
+                .closing()))
             }
             Err(e) => return Ok(Err(Fail::new(e.status(), e.to_string()).closing())),
         }
@@ -141,7 +150,9 @@ pub fn new_name(
         d
     })
     .map_err(|e| Fail::new(status::EINVAL, e.to_string()))?;
-    Ok(fileid::logical_name(sp.index, sub.0, sub.1, &raw, None, &fext))
+    Ok(fileid::logical_name(
+        sp.index, sub.0, sub.1, &raw, None, &fext,
+    ))
 }
 
 /// Input for the mode-1 (hash) directory choice: like FastDFS, a provisional name made from

@@ -17,6 +17,14 @@ use crate::binlog::{Op, Record};
 use crate::commit::Action;
 use crate::conn::{Conn, Fail, Outcome};
 
+/// Directory fsyncs are needed unless the store path is journal-ordered (see `commit.rs`).
+fn sync_dirs(c: &Conn, t: &Target) -> bool {
+    c.shared
+        .layout
+        .path(t.store_index)
+        .is_none_or(|sp| !sp.journal_ordered)
+}
+
 async fn file_ref(c: &mut Conn, h: &Header) -> Result<Result<Target, Fail>, crate::conn::Abort> {
     let body = match c.read_body(h).await? {
         Ok(b) => b,
@@ -45,7 +53,11 @@ pub async fn delete(c: &mut Conn, h: Header) -> Outcome {
     match c
         .shared
         .committer
-        .commit(actions, vec![Record::new(Op::Delete, t.logical.clone())])
+        .commit(
+            actions,
+            vec![Record::new(Op::Delete, t.logical.clone())],
+            sync_dirs(c, &t),
+        )
         .await
     {
         Ok(()) => c.reply(&[]).await.map(Ok),
@@ -97,7 +109,8 @@ pub async fn set_metadata(c: &mut Conn, h: Header) -> Outcome {
         let mut all = match op {
             MetaOp::Overwrite => Metadata::default(),
             MetaOp::Merge => match std::fs::read(&mp) {
-                Ok(b) => Metadata::parse(&b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+                Ok(b) => Metadata::parse(&b)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Metadata::default(),
                 Err(e) => return Err(e),
             },
@@ -136,7 +149,11 @@ pub async fn set_metadata(c: &mut Conn, h: Header) -> Outcome {
             return Ok(Err(io_fail(&format!("set metadata of {}", t.logical), &e)));
         }
     };
-    let r = c.shared.committer.commit(actions, vec![record]).await;
+    let r = c
+        .shared
+        .committer
+        .commit(actions, vec![record], sync_dirs(c, &t))
+        .await;
     if r.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -165,7 +182,7 @@ pub async fn query_file_info(c: &mut Conn, h: Header) -> Outcome {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let crc = if compute_crc {
-            let mut h = crc32fast::Hasher::new();
+            let mut h = fdfs_proto::fileid::Crc32::new();
             let mut buf = vec![0u8; 256 * 1024];
             loop {
                 let n = f.read(&mut buf)?;

@@ -15,7 +15,9 @@ use fdfs_proto::status;
 use fdfs_proto::storage::{SlaveUploadRequest, StoredFile, UploadRequest};
 use fdfs_proto::{Body, IpWidth};
 
-use super::files::{blocking, io_fail, new_name, provisional_hash_input, read_head, resolve_name, source};
+use super::files::{
+    blocking, io_fail, new_name, provisional_hash_input, read_head, resolve_name, source,
+};
 use crate::binlog::{Op, Record};
 use crate::commit::{Action, CommitError};
 use crate::conn::{Abort, Conn, Fail, Outcome};
@@ -45,7 +47,9 @@ impl Drop for TempGuard {
             match std::fs::remove_file(&p) {
                 Ok(()) => tracing::debug!(path = %p.display(), "removed temp file"),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => tracing::error!(path = %p.display(), error = %e, "cannot remove temp file"),
+                Err(e) => {
+                    tracing::error!(path = %p.display(), error = %e, "cannot remove temp file")
+                }
             }
         }
     }
@@ -82,7 +86,11 @@ pub async fn upload(c: &mut Conn, h: Header, appender: bool) -> Outcome {
         Ok(r) => r,
         Err(f) => return Ok(Err(f)),
     };
-    let kind = if appender { SizeKind::Appender } else { SizeKind::Normal };
+    let kind = if appender {
+        SizeKind::Appender
+    } else {
+        SizeKind::Normal
+    };
     let logical = match publish_new(c, rx, kind, &req.ext).await {
         Ok(l) => l,
         Err(f) => return Ok(Err(f)),
@@ -127,15 +135,27 @@ pub async fn upload_slave(c: &mut Conn, h: Header) -> Outcome {
         tmp: rx.tmp.path().to_owned(),
         dest: dest.path.clone(),
     };
+    let ordered = c
+        .shared
+        .layout
+        .path(master.store_index)
+        .is_some_and(|sp| sp.journal_ordered);
     match c
         .shared
         .committer
-        .commit(vec![action], vec![Record::new(Op::Create, slave.clone())])
+        .commit(
+            vec![action],
+            vec![Record::new(Op::Create, slave.clone())],
+            !ordered,
+        )
         .await
     {
         Ok(()) => rx.tmp.disarm(),
         Err(CommitError::Exists) => {
-            return Ok(Err(Fail::new(status::EEXIST, format!("slave {slave} exists"))))
+            return Ok(Err(Fail::new(
+                status::EEXIST,
+                format!("slave {slave} exists"),
+            )))
         }
         Err(e) => return Ok(Err(commit_fail(e))),
     }
@@ -161,7 +181,12 @@ pub fn commit_fail(e: CommitError) -> Fail {
 }
 
 /// Gives the received content its final name and makes it durable.
-async fn publish_new(c: &Conn, mut rx: Received, kind: SizeKind, ext: &str) -> Result<String, Fail> {
+async fn publish_new(
+    c: &Conn,
+    mut rx: Received,
+    kind: SizeKind,
+    ext: &str,
+) -> Result<String, Fail> {
     let Some(sp) = c.shared.layout.path(rx.store_index) else {
         return Err(Fail::new(status::EIO, "store path vanished"));
     };
@@ -176,7 +201,11 @@ async fn publish_new(c: &Conn, mut rx: Received, kind: SizeKind, ext: &str) -> R
         match c
             .shared
             .committer
-            .commit(vec![action], vec![Record::new(Op::Create, logical.clone())])
+            .commit(
+                vec![action],
+                vec![Record::new(Op::Create, logical.clone())],
+                !sp.journal_ordered,
+            )
             .await
         {
             Ok(()) => {
@@ -187,7 +216,10 @@ async fn publish_new(c: &Conn, mut rx: Received, kind: SizeKind, ext: &str) -> R
             Err(e) => return Err(commit_fail(e)),
         }
     }
-    Err(Fail::new(status::EEXIST, "no free file name after 10 attempts"))
+    Err(Fail::new(
+        status::EEXIST,
+        "no free file name after 10 attempts",
+    ))
 }
 
 /// Streams `size` content bytes into a fsynced temp file in store path `store_index`.
@@ -201,49 +233,61 @@ pub async fn receive(
     if size > cfg.max_file_size {
         return Ok(Err(Fail::new(
             status::EINVAL,
-            format!("file of {size} bytes exceeds max_file_size {}", cfg.max_file_size),
+            format!(
+                "file of {size} bytes exceeds max_file_size {}",
+                cfg.max_file_size
+            ),
         )
         .closing()));
     }
     let Some(sp) = c.shared.layout.path(store_index) else {
-        return Ok(Err(Fail::new(status::EINVAL, "no such store path").closing()));
+        return Ok(Err(
+            Fail::new(status::EINVAL, "no such store path").closing()
+        ));
     };
-    match disk::space(&sp.root) {
-        Ok(s) => {
-            let reserve = cfg.reserve.bytes_for_total(s.total);
-            if disk::would_cross_reserve(s, size, reserve) {
-                return Ok(Err(Fail::new(
-                    status::ENOSPC,
-                    format!(
-                        "{} would go below reserved space ({} free, {size} incoming, {reserve} reserved)",
-                        sp.root.display(),
-                        s.avail
-                    ),
-                )
-                .closing()));
-            }
+    let reserve = cfg.reserve;
+    match sp
+        .space
+        .try_claim(&sp.root, size, |total| reserve.bytes_for_total(total))
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(s)) => {
+            return Ok(Err(Fail::new(
+                status::ENOSPC,
+                format!(
+                    "{} would go below reserved space ({} free, {size} incoming, {} reserved)",
+                    sp.root.display(),
+                    s.avail,
+                    reserve.bytes_for_total(s.total)
+                ),
+            )
+            .closing()))
         }
         Err(e) => return Ok(Err(io_fail("statvfs", &e).closing())),
     }
     let sub = match sub {
         Some(s) => s,
-        None => c.shared.layout.alloc_subdir(&provisional_hash_input(source(c))),
+        None => c
+            .shared
+            .layout
+            .alloc_subdir(&provisional_hash_input(source(c))),
     };
+    let ordered = sp.journal_ordered;
     let tmp = TempGuard(Some(c.shared.layout.temp_file(sp)));
     let path = tmp.path().to_owned();
     let written = if size <= CHUNK as u64 {
         let mut buf = vec![0u8; size as usize];
         c.read_exact_into(&mut buf).await?;
-        let crc = crc32fast::hash(&buf);
+        let crc = fdfs_proto::fileid::Crc32::checksum(&buf);
         blocking(move || {
             let mut f = File::create_new(&path)?;
             f.write_all(&buf)?;
-            finish(&f)
+            finish(&f, ordered)
         })
         .await
         .map(|m| (crc, m))
     } else {
-        match stream_to(c, &path, size).await? {
+        match stream_to(c, &path, size, ordered).await? {
             Ok(v) => v,
             Err(f) => return Ok(Err(f)),
         }
@@ -261,20 +305,33 @@ pub async fn receive(
     }
 }
 
-/// Makes the content durable and returns its mtime (the name's timestamp, as in FastDFS).
-fn finish(f: &File) -> io::Result<i64> {
-    f.sync_data()?;
+/// Makes the content durable (or, on journal-ordered paths, written out so that the group
+/// commit's journal commit makes it durable together with its rename) and returns its mtime,
+/// which becomes the name's timestamp as in FastDFS.
+fn finish(f: &File, journal_ordered: bool) -> io::Result<i64> {
+    if journal_ordered {
+        disk::write_out(f)?;
+    } else {
+        f.sync_data()?;
+    }
     let m = f.metadata()?.modified()?;
-    Ok(m.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0))
+    Ok(m.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0))
 }
 
-async fn stream_to(c: &mut Conn, path: &Path, size: u64) -> Result<Result<io::Result<(u32, i64)>, Fail>, Abort> {
+async fn stream_to(
+    c: &mut Conn,
+    path: &Path,
+    size: u64,
+    ordered: bool,
+) -> Result<Result<io::Result<(u32, i64)>, Fail>, Abort> {
     let p = path.to_owned();
     let mut file = match blocking(move || File::create_new(&p)).await {
         Ok(f) => f,
         Err(e) => return Ok(Err(io_fail("creating temp file", &e).closing())),
     };
-    let mut hasher = crc32fast::Hasher::new();
+    let mut hasher = fdfs_proto::fileid::Crc32::new();
     let mut left = size;
     let mut buf = vec![0u8; CHUNK];
     while left > 0 {
@@ -297,5 +354,7 @@ async fn stream_to(c: &mut Conn, path: &Path, size: u64) -> Result<Result<io::Re
         }
     }
     let crc = hasher.finalize();
-    Ok(Ok(blocking(move || finish(&file)).await.map(|m| (crc, m))))
+    Ok(Ok(blocking(move || finish(&file, ordered))
+        .await
+        .map(|m| (crc, m))))
 }
