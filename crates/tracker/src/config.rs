@@ -451,6 +451,14 @@ mod tests {
     }
 
     #[test]
+    fn documented_example_parses_and_states_the_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../conf/tracker.toml");
+        let ex = Config::load(Path::new(path)).unwrap();
+        let d = Config::parse_str(&format!("base_path = {:?}", ex.base_path)).unwrap();
+        assert_eq!(format!("{ex:?}"), format!("{d:?}"));
+    }
+
+    #[test]
     fn rejects_bad_values() {
         for bad in [
             "response_ip_addr_size = 32",
