@@ -14,3 +14,6 @@ pub mod persist;
 pub mod select;
 pub mod server;
 pub mod service;
+
+#[cfg(test)]
+mod props;
