@@ -529,4 +529,33 @@ mod tests {
             .unwrap()
             .matches("1.2.3.4".parse().unwrap()));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_bytes_never_panics_and_round_trips(s in "\\PC{0,24}", n in 0u64..(1 << 30), unit in 0usize..4) {
+            let _ = parse_bytes(&s);
+            let _ = Reserve::parse(&s);
+            let _ = HostRule::parse(&s);
+            let (suffix, mul) = [("", 1u64), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)][unit];
+            proptest::prop_assert_eq!(parse_bytes(&format!("{n}{suffix}")), Ok(n * mul));
+        }
+
+        #[test]
+        fn any_toml_text_is_refused_or_valid(text in "\\PC{0,200}") {
+            if let Ok(c) = Config::parse_str(&text) {
+                proptest::prop_assert!((1..=256).contains(&c.subdir_count));
+                proptest::prop_assert!(!c.store_paths.is_empty());
+            }
+        }
+
+        #[test]
+        fn cidr_rules_match_their_own_network(a in proptest::num::u32::ANY, prefix in 0u8..=32, b in proptest::num::u32::ANY) {
+            let ip = std::net::Ipv4Addr::from(a);
+            let rule = HostRule::parse(&format!("{ip}/{prefix}")).unwrap();
+            proptest::prop_assert!(rule.matches(IpAddr::V4(ip)));
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            let other = std::net::Ipv4Addr::from(b);
+            proptest::prop_assert_eq!(rule.matches(IpAddr::V4(other)), a & mask == b & mask);
+        }
+    }
 }
