@@ -117,6 +117,20 @@ async fn protocol_errors_get_einval_and_close() {
             packet(cmd::DOWNLOAD_FILE, 0, b"\0\0\0"),
             status::EINVAL,
         ),
+        (
+            "metadata without 0x02",
+            packet(cmd::SET_METADATA, 0, &set_meta(b"noseparator")),
+            status::EINVAL,
+        ),
+        (
+            "metadata name over 64 bytes",
+            packet(
+                cmd::SET_METADATA,
+                0,
+                &set_meta(&[&[b'n'; 65][..], b"\x02v"].concat()),
+            ),
+            status::EINVAL,
+        ),
     ];
     for (what, req, st) in cases {
         let (got, closed) = raw_exchange(&d.addr(), &req, QUIET).await;
