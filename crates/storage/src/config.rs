@@ -201,6 +201,8 @@ struct RawConfig {
     log_level: String,
     #[serde(default = "d_ipsize")]
     response_ip_addr_size: u8,
+    #[serde(default = "d_workers")]
+    worker_threads: usize,
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
@@ -249,6 +251,9 @@ impl Default for RawSync {
     }
 }
 
+fn d_workers() -> usize {
+    1
+}
 fn d_ipsize() -> u8 {
     16
 }
@@ -294,6 +299,8 @@ pub struct Config {
     pub source_ip: Option<Ipv4Addr>,
     /// Width of the IP field in QUERY_FILE_INFO responses (16 or 46, see spec §0.1).
     pub response_ip_width: fdfs_proto::IpWidth,
+    /// Async network threads; disk I/O runs on separate blocking threads and the committer.
+    pub worker_threads: usize,
     pub tracker_servers: Vec<String>,
     pub heart_beat_interval: Duration,
     pub stat_report_interval: Duration,
@@ -341,6 +348,9 @@ impl Config {
             46 => fdfs_proto::IpWidth::V6,
             _ => return Err(invalid("response_ip_addr_size", "must be 16 or 46")),
         };
+        if !(1..=64).contains(&r.worker_threads) {
+            return Err(invalid("worker_threads", "must be 1..64"));
+        }
         if !r.base_path.is_absolute() {
             return Err(invalid("base_path", "must be an absolute path"));
         }
@@ -439,6 +449,7 @@ impl Config {
             reserve,
             source_ip: r.source_ip,
             response_ip_width,
+            worker_threads: r.worker_threads,
             tracker_servers: r.tracker_servers,
             heart_beat_interval: Duration::from_secs(r.heart_beat_interval),
             stat_report_interval: Duration::from_secs(r.stat_report_interval),
