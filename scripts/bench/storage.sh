@@ -35,7 +35,7 @@ for spec in "upload 10K auto" "upload 1M auto" "download 10K auto" "download 1M 
 group_name = "group1"
 base_path = "$dir"
 port = $port
-log_level = "warn"
+log_level = "warn,fdfs_storage::layout=info"
 log_file = "$dir/storaged.log"
 [sync]
 durability = "$durability"
