@@ -24,6 +24,16 @@ fn file_ref(group: &str, name: &str) -> Vec<u8> {
     b
 }
 
+fn set_meta(meta: &[u8]) -> Vec<u8> {
+    let name = "M00/00/00/fwAAAWsCHaeAJxvrAAAADg4Qul0442.txt";
+    let mut b = (name.len() as u64).to_be_bytes().to_vec();
+    b.extend_from_slice(&(meta.len() as u64).to_be_bytes());
+    b.push(b'O');
+    b.extend_from_slice(&file_ref(GROUP, name));
+    b.extend_from_slice(meta);
+    b
+}
+
 async fn still_serving(d: &Daemon) {
     let mut c = d.client().await;
     let f = c.upload(0, "txt", b"alive").await.unwrap();
@@ -105,6 +115,20 @@ async fn protocol_errors_get_einval_and_close() {
         (
             "short body",
             packet(cmd::DOWNLOAD_FILE, 0, b"\0\0\0"),
+            status::EINVAL,
+        ),
+        (
+            "metadata without 0x02",
+            packet(cmd::SET_METADATA, 0, &set_meta(b"noseparator")),
+            status::EINVAL,
+        ),
+        (
+            "metadata name over 64 bytes",
+            packet(
+                cmd::SET_METADATA,
+                0,
+                &set_meta(&[&[b'n'; 65][..], b"\x02v"].concat()),
+            ),
             status::EINVAL,
         ),
     ];
@@ -258,6 +282,37 @@ async fn download_reader_that_stops_reading_is_cut_off() {
             d.log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    still_serving(&d).await;
+}
+
+/// Every name a strict validator must refuse (testdata `invalid_names`) gets EINVAL from
+/// DOWNLOAD and DELETE, never a file-system lookup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_file_ids_from_testdata_are_einval() {
+    let ids: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::testdata().join("fastdfs-file-ids.json")).unwrap(),
+    )
+    .unwrap();
+    let d = Daemon::start("");
+    let names = ids["invalid_names"].as_array().unwrap();
+    assert!(names.len() >= 50);
+    for n in names {
+        let id = n["file_id"].as_str().unwrap();
+        let (group, name) = id.split_once('/').unwrap_or((id, ""));
+        let mut fr = group.as_bytes()[..group.len().min(16)].to_vec();
+        fr.resize(16, 0);
+        fr.extend_from_slice(name.as_bytes());
+        let mut dl = [0u8; 16].to_vec();
+        dl.extend_from_slice(&fr);
+        for req in [
+            packet(cmd::DOWNLOAD_FILE, 0, &dl),
+            packet(cmd::DELETE_FILE, 0, &fr),
+        ] {
+            let (got, closed) = raw_exchange(&d.addr(), &req, QUIET).await;
+            assert_eq!(got, header_only(status::EINVAL), "{id:?}");
+            assert!(closed, "{id:?}");
+        }
     }
     still_serving(&d).await;
 }
