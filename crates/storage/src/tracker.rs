@@ -98,8 +98,9 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
     .await?;
     tracing::info!(%tracker, "joined tracker");
     let mut last_report: Option<Instant> = None;
+    // Beat and report right after joining, as FastDFS storages do: the tracker makes a member
+    // writable only once it knows its disk space.
     loop {
-        tokio::time::sleep(cfg.heart_beat_interval).await;
         call(
             &mut s,
             cfg.network_timeout,
@@ -129,6 +130,7 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
             .await?;
             last_report = Some(Instant::now());
         }
+        tokio::time::sleep(cfg.heart_beat_interval).await;
     }
 }
 
