@@ -230,3 +230,37 @@ fn era_a_list_layout_for_old_clients() {
     let v: serde_json::Value = serde_json::from_str(&mon).unwrap();
     assert_eq!(v["groups"][0]["storages"][0]["status"], "ACTIVE");
 }
+
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tracker(&dir.path().join("t"), "");
+    let s = storage(&dir.path().join("s"), "group1", &[t.addr()]);
+    rt().block_on(wait_status(
+        &t.addr(),
+        "group1",
+        s.port,
+        ACTIVE,
+        Duration::from_secs(8),
+    ));
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![7u8; 6 << 20]).unwrap();
+    let plain = fdfs(&t.addr(), &["upload", big.to_str().unwrap()]);
+    ok(&plain);
+    assert!(plain.stderr.is_empty(), "no bar without a terminal");
+    // `script` (util-linux) gives the CLI a pseudo-terminal.
+    let cmdline = format!(
+        "{} --tracker {} upload {}",
+        fdfs_cli().display(),
+        t.addr(),
+        big.display()
+    );
+    let o = Command::new("script")
+        .args(["-qec", &cmdline, "/dev/null"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("upload [") && out.contains("100%"), "{out}");
+    assert!(out.contains("group1/M00/"), "{out}");
+}
