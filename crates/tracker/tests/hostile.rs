@@ -241,3 +241,35 @@ fn check_config_accepts_good_and_rejects_bad_files() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read"));
 }
+
+#[test]
+fn corrupt_state_file_stops_start_up_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("data/cluster.toml"),
+        "format = 1\ngroups = [[[\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("t.toml");
+    let port = free_port();
+    std::fs::write(
+        &cfg,
+        format!("port = {port}\nbase_path = {:?}\n", dir.path()),
+    )
+    .unwrap();
+    let o = std::process::Command::new(TRACKERD)
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("corrupt snapshot") && err.contains("cluster.toml"),
+        "{err}"
+    );
+    // The file is left for the operator to inspect, not overwritten.
+    let kept = std::fs::read_to_string(dir.path().join("data/cluster.toml")).unwrap();
+    assert!(kept.contains("[[["));
+}
