@@ -170,6 +170,25 @@ impl TrackerClient {
         }
     }
 
+    /// 93: delete an OFFLINE storage (ENOENT, EBUSY while it is up, EALREADY).
+    pub async fn delete_storage(&mut self, group: &str, id: &str) -> Result<()> {
+        // The request has 92's layout with the id required.
+        let req = ListStorages {
+            group: group.to_owned(),
+            storage_id: Some(id.to_owned()),
+        };
+        self.call_raw(cmd::SERVER_DELETE_STORAGE, &req)
+            .await
+            .map(drop)
+    }
+
+    /// 108: delete a group whose storages are all deleted (ENOENT, EBUSY).
+    pub async fn delete_group(&mut self, group: &str) -> Result<()> {
+        self.call_raw(cmd::SERVER_DELETE_GROUP, &group_name(group))
+            .await
+            .map(drop)
+    }
+
     /// 75.
     pub async fn parameters(&mut self) -> Result<Parameters> {
         self.call(cmd::STORAGE_PARAMETER_REQ, &Empty).await

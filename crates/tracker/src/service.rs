@@ -196,6 +196,22 @@ fn dispatch(sh: &Shared, conn: &mut Conn, c: u8, body: &[u8]) -> Result<Action, 
             Ok(ok(parameters(&sh.cfg).to_bytes(ipw)))
         }
         cmd::STORAGE_JOIN => join(sh, conn, body),
+        cmd::SERVER_DELETE_STORAGE => {
+            // Same layout as 92's request (group + unpadded id), with the id required.
+            let req = ListStorages::decode(body).map_err(bad)?;
+            let id = req.storage_id.filter(|id| !id.is_empty()).ok_or(EINVAL)?;
+            sh.lock().delete_storage(&req.group, &id)?;
+            tracing::info!(peer = %conn.peer, group = %req.group, %id, "admin: storage deleted");
+            sh.dirty.notify_one();
+            Ok(ok(Vec::new()))
+        }
+        cmd::SERVER_DELETE_GROUP => {
+            let g = GroupName::decode(body).map_err(bad)?;
+            sh.lock().delete_group(&g.group)?;
+            tracing::info!(peer = %conn.peer, group = %g.group, "admin: group deleted");
+            sh.dirty.notify_one();
+            Ok(ok(Vec::new()))
+        }
         _ => {
             tracing::warn!(peer = %conn.peer, cmd = c, "unsupported command");
             Err(EINVAL)
