@@ -480,3 +480,85 @@ fn parameters(cfg: &Config) -> Parameters {
     ];
     Parameters(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use fdfs_proto::frame::{decode_frame, Header, Limits, Progress};
+    use fdfs_proto::IpWidth;
+
+    use super::*;
+
+    fn send(sh: &Shared, conn: &mut Conn, c: u8, body: &[u8]) -> (u8, Vec<u8>) {
+        let f = Frame {
+            header: Header::request(c, body.len() as u64),
+            body,
+        };
+        let Action::Reply(out) = handle(sh, conn, f) else {
+            panic!("no reply")
+        };
+        match decode_frame(&out, &Limits::TRACKER) {
+            Ok(Progress::Complete(r)) => (r.header.status, r.body.to_vec()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn join(sh: &Shared, id: u64, port: u16) -> Conn {
+        let mut conn = Conn {
+            id,
+            peer: "127.0.0.1:4000".parse().unwrap(),
+            member: None,
+            seen_version: 0,
+        };
+        let j = JoinRequest {
+            group: "group1".into(),
+            storage_port: port,
+            store_path_count: 1,
+            subdir_count_per_path: 256,
+            version: "6.16.1".into(),
+            status: -1,
+            trackers: vec!["127.0.0.1:22122".into()],
+            ..Default::default()
+        };
+        let (st, body) = send(sh, &mut conn, cmd::STORAGE_JOIN, &j.to_bytes(IpWidth::V4));
+        assert_eq!(st, 0);
+        assert_eq!(
+            JoinResponse::decode(&body).unwrap().my_status,
+            status::ONLINE
+        );
+        conn
+    }
+
+    #[test]
+    fn beat_replies_carry_the_member_list_only_when_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::parse_str(&format!("base_path = {:?}", dir.path())).unwrap();
+        let sh = Shared::new(cfg, Cluster::default(), Store::open(dir.path()).unwrap());
+        let mut a = join(&sh, 1, 23000);
+        let members = |body: &[u8]| Changes::decode(body).unwrap().0.and_then(|c| c.members);
+        let (_, b) = send(&sh, &mut a, cmd::STORAGE_BEAT, &[]);
+        let m = members(&b).expect("first beat: full list");
+        assert_eq!(
+            (m.len(), m[0].port, m[0].status),
+            (1, 23000, status::ONLINE)
+        );
+        let (_, b) = send(&sh, &mut a, cmd::STORAGE_BEAT, &[]);
+        assert!(b.is_empty(), "nothing changed");
+        let _b = join(&sh, 2, 23001);
+        let usage = DiskUsage(vec![fdfs_proto::tracker::PathUsage {
+            total_mb: 100,
+            free_mb: 50,
+        }]);
+        let (st, b) = send(
+            &sh,
+            &mut a,
+            cmd::STORAGE_REPORT_DISK_USAGE,
+            &usage.to_bytes(IpWidth::V4),
+        );
+        assert_eq!(st, 0);
+        let m = members(&b).expect("a member joined and this one became ACTIVE");
+        assert_eq!(m.len(), 2);
+        assert!(m
+            .iter()
+            .any(|s| s.port == 23000 && s.status == status::ACTIVE));
+    }
+}
