@@ -5,10 +5,12 @@
 //!   selection. Pure and synchronous; the network layer holds it behind one mutex.
 //! - `persist`: the membership snapshot written atomically to `base_path`.
 //! - `service`: one request frame in, one response out (every body via `fdfs-proto`).
+//! - `listing`: the 90/91/92 records in both layouts and the 75 parameters.
 //! - `server`: accept loop, connection loop, `allow_hosts`, liveness checker, signals.
 
 pub mod cluster;
 pub mod config;
+pub mod listing;
 pub mod logging;
 pub mod persist;
 pub mod select;
