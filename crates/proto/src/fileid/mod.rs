@@ -37,11 +37,13 @@ pub mod base64;
 mod decoded;
 mod encode;
 mod error;
+mod subdir;
 mod validate;
 
 pub use decoded::{DecodedFileId, FileType, Source, TrunkInfo};
 pub use encode::{encode_raw, format_ext, logical_name, masked_size, slave_name, Crc32, SizeKind};
 pub use error::FileIdError;
+pub use subdir::{hash_subdir, pjw_hash};
 pub use validate::{
     is_ext_char, parse_file_id, parse_logical_name, parse_url_path, validate_group_name, FileIdRef,
 };
