@@ -23,6 +23,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 pub fn spawn(shared: Arc<Shared>, stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
+        if shared.cfg.tracker_servers.is_empty() {
+            return;
+        }
         let up_time = crate::binlog::unix_now();
         let join_time = join_time(&shared.cfg.base_path, up_time);
         let tasks: Vec<_> = shared
