@@ -236,6 +236,9 @@ async fn sends_codec_join_and_retries_after_hangup() {
         assert_eq!((j.store_path_count, j.subdir_count_per_path), (1, 256));
         assert_eq!(j.trackers, vec![format!("127.0.0.1:{tport}")]);
         assert_eq!(j.current_tracker_ip, "127.0.0.1");
+        // The first join time is kept where FastDFS keeps it.
+        let flag = std::fs::read_to_string(d.base().join("data/.data_init_flag")).unwrap();
+        assert_eq!(flag, format!("storage_join_time={}\n", j.join_time));
         drop(s);
         let mut c = d.client().await;
         c.active_test().await.unwrap();
