@@ -338,6 +338,51 @@ pub unsafe extern "C" fn set_flv_extension(
     NGX_CONF_OK
 }
 
+/// Defines a directive handler that gets the level's [`LocConf`] and the directive's arguments.
+macro_rules! directive {
+    ($name:ident, |$cf:ident, $args:ident, $lc:ident| $body:block) => {
+        pub unsafe extern "C" fn $name(
+            $cf: *mut ngx::ffi::ngx_conf_t,
+            _cmd: *mut ngx::ffi::ngx_command_t,
+            conf: *mut std::ffi::c_void,
+        ) -> *mut std::ffi::c_char {
+            // SAFETY: called by nginx with valid pointers for this directive.
+            let ($lc, $args) = unsafe { (crate::conf::loc_conf(conf), crate::conf::args($cf)) };
+            $body
+        }
+    };
+}
+pub(crate) use directive;
+
+/// Parses a time argument (`900`, `15m`, `1d`) in seconds into `slot`; `min` is the smallest
+/// accepted value.
+///
+/// # Safety
+/// `cf` must be the valid `ngx_conf_t` of a directive callback taking one argument.
+pub unsafe fn set_seconds(cf: *mut ngx_conf_t, slot: &mut Option<i64>, min: i64) -> *mut c_char {
+    if slot.is_some() {
+        return c"is duplicate".as_ptr().cast_mut();
+    }
+    // SAFETY: guaranteed by the caller.
+    let args = unsafe { args(cf) };
+    let mut value = args[1];
+    // SAFETY: value points into the configuration buffer, valid during the call.
+    let secs = unsafe { ngx::ffi::ngx_parse_time(&mut value, 1) };
+    if secs == ngx::ffi::NGX_ERROR as isize || (secs as i64) < min {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "{}: \"{}\" is not a time of at least {}s (e.g. 900, 15m or 1d)",
+            args[0],
+            args[1],
+            min
+        );
+        return NGX_CONF_ERROR;
+    }
+    *slot = Some(secs as i64);
+    NGX_CONF_OK
+}
+
 /// Parses an `on|off` argument into `slot`, refusing a second occurrence.
 ///
 /// # Safety

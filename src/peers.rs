@@ -1,31 +1,16 @@
 //! Directives of the not-yet-synced fallback: `fastdfs_peer`, `fastdfs_response_mode`,
 //! `fastdfs_sync_max_delay`, `fastdfs_proxy_location`.
 
-use std::ffi::{c_char, c_void};
 use std::net::Ipv4Addr;
 
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
-use ngx::ffi::{ngx_command_t, ngx_conf_t, ngx_parse_time, NGX_ERROR, NGX_LOG_EMERG};
+use ngx::ffi::NGX_LOG_EMERG;
 use ngx::ngx_conf_log_error;
 
-use crate::conf::{args, loc_conf, LocConf};
+use crate::conf::{directive, set_seconds, LocConf};
 use crate::fallback::{Mode, Peer};
 
-macro_rules! setter {
-    ($name:ident, |$cf:ident, $args:ident, $lc:ident| $body:block) => {
-        pub unsafe extern "C" fn $name(
-            $cf: *mut ngx_conf_t,
-            _cmd: *mut ngx_command_t,
-            conf: *mut c_void,
-        ) -> *mut c_char {
-            // SAFETY: called by nginx with valid pointers for this directive.
-            let ($lc, $args) = unsafe { (loc_conf(conf), args($cf)) };
-            $body
-        }
-    };
-}
-
-setter!(set_peer, |cf, args, lc| {
+directive!(set_peer, |cf, args, lc| {
     let group = std::str::from_utf8(args[1].as_bytes())
         .ok()
         .filter(|g| fdfs_proto::fileid::validate_group_name(g.as_bytes()).is_ok());
@@ -71,7 +56,7 @@ setter!(set_peer, |cf, args, lc| {
     NGX_CONF_OK
 });
 
-setter!(set_response_mode, |cf, args, lc| {
+directive!(set_response_mode, |cf, args, lc| {
     if lc.response_mode.is_some() {
         return c"is duplicate".as_ptr().cast_mut();
     }
@@ -91,27 +76,12 @@ setter!(set_response_mode, |cf, args, lc| {
     NGX_CONF_OK
 });
 
-setter!(set_sync_max_delay, |cf, args, lc| {
-    if lc.sync_max_delay.is_some() {
-        return c"is duplicate".as_ptr().cast_mut();
-    }
-    let mut value = args[1];
-    // SAFETY: value points into the configuration buffer, valid during the call.
-    let secs = unsafe { ngx_parse_time(&mut value, 1) };
-    if secs == NGX_ERROR as isize || secs < 0 {
-        ngx_conf_log_error!(
-            NGX_LOG_EMERG,
-            cf,
-            "fastdfs_sync_max_delay: \"{}\" is not a time (e.g. 86400 or 1d)",
-            args[1]
-        );
-        return NGX_CONF_ERROR;
-    }
-    lc.sync_max_delay = Some(secs as i64);
-    NGX_CONF_OK
+directive!(set_sync_max_delay, |cf, _args, lc| {
+    // SAFETY: cf is this directive's valid configuration.
+    unsafe { set_seconds(cf, &mut lc.sync_max_delay, 0) }
 });
 
-setter!(set_proxy_location, |cf, args, lc| {
+directive!(set_proxy_location, |cf, args, lc| {
     if lc.proxy_location.is_some() {
         return c"is duplicate".as_ptr().cast_mut();
     }

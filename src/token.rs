@@ -1,17 +1,12 @@
 //! Anti-steal tokens (`?token=...&ts=...`) as fastdfs-nginx-module checks them; the digest and
 //! expiry rule live in `fdfs_proto::token`, this file wires directives and the request check.
 
-use std::ffi::{c_char, c_void};
-
 use fdfs_proto::token::{check_token, TokenPolicy};
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
-use ngx::ffi::{
-    ngx_command_t, ngx_conf_t, ngx_http_arg, ngx_http_request_t, ngx_parse_time, ngx_str_t,
-    NGX_ERROR, NGX_LOG_EMERG, NGX_OK,
-};
+use ngx::ffi::{ngx_http_arg, ngx_http_request_t, ngx_str_t, NGX_LOG_EMERG, NGX_OK};
 use ngx::ngx_conf_log_error;
 
-use crate::conf::{args, loc_conf, set_flag};
+use crate::conf::{directive, set_flag, set_seconds};
 
 /// FastDFS limits `http.anti_steal.secret_key` to 128 bytes.
 const MAX_SECRET_LEN: usize = 128;
@@ -64,31 +59,20 @@ impl TokenConf {
     }
 }
 
-macro_rules! token_setter {
-    ($name:ident, |$cf:ident, $args:ident, $tc:ident| $body:block) => {
-        pub unsafe extern "C" fn $name(
-            $cf: *mut ngx_conf_t,
-            _cmd: *mut ngx_command_t,
-            conf: *mut c_void,
-        ) -> *mut c_char {
-            // SAFETY: called by nginx with valid pointers for this directive.
-            let ($tc, $args) = unsafe { (&mut loc_conf(conf).token, args($cf)) };
-            $body
-        }
-    };
-}
-
-token_setter!(set_token, |cf, _args, tc| {
+directive!(set_token, |cf, _args, lc| {
+    let tc = &mut lc.token;
     // SAFETY: cf is this directive's valid conf.
     unsafe { set_flag(cf, &mut tc.enabled) }
 });
 
-token_setter!(set_never_expire, |cf, _args, tc| {
+directive!(set_never_expire, |cf, _args, lc| {
+    let tc = &mut lc.token;
     // SAFETY: cf is this directive's valid conf.
     unsafe { set_flag(cf, &mut tc.never_expire) }
 });
 
-token_setter!(set_secret, |cf, args, tc| {
+directive!(set_secret, |cf, args, lc| {
+    let tc = &mut lc.token;
     if tc.secret.is_some() {
         return c"is duplicate".as_ptr().cast_mut();
     }
@@ -106,27 +90,13 @@ token_setter!(set_secret, |cf, args, tc| {
     NGX_CONF_OK
 });
 
-token_setter!(set_ttl, |cf, args, tc| {
-    if tc.ttl.is_some() {
-        return c"is duplicate".as_ptr().cast_mut();
-    }
-    let mut value = args[1];
-    // SAFETY: value points into the configuration buffer, valid during the call.
-    let secs = unsafe { ngx_parse_time(&mut value, 1) };
-    if secs == NGX_ERROR as isize || secs <= 0 {
-        ngx_conf_log_error!(
-            NGX_LOG_EMERG,
-            cf,
-            "fastdfs_token_ttl: \"{}\" is not a positive time (e.g. 900 or 15m)",
-            args[1]
-        );
-        return NGX_CONF_ERROR;
-    }
-    tc.ttl = Some(secs as i64);
-    NGX_CONF_OK
+directive!(set_ttl, |cf, _args, lc| {
+    // SAFETY: cf is this directive's valid configuration.
+    unsafe { set_seconds(cf, &mut lc.token.ttl, 1) }
 });
 
-token_setter!(set_fail_file, |cf, args, tc| {
+directive!(set_fail_file, |cf, args, lc| {
+    let tc = &mut lc.token;
     if tc.fail_file.is_some() {
         return c"is duplicate".as_ptr().cast_mut();
     }
@@ -156,7 +126,8 @@ token_setter!(set_fail_file, |cf, args, tc| {
     NGX_CONF_OK
 });
 
-token_setter!(set_bypass_header, |_cf, args, tc| {
+directive!(set_bypass_header, |_cf, args, lc| {
+    let tc = &mut lc.token;
     if tc.bypass.is_some() {
         return c"is duplicate".as_ptr().cast_mut();
     }

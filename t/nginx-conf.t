@@ -55,7 +55,7 @@ my @bad = (
     ['fastdfs_peer group1 not-an-ip;',          qr/fastdfs_peer: expected GROUP IPV4/],
     ['fastdfs_peer group1 10.0.0.1 host;',      qr/is not HOST:PORT/],
     ['fastdfs_response_mode proxied;',          qr/is neither "proxy" nor "redirect"/],
-    ['fastdfs_token_ttl forever;',              qr/is not a positive time/],
+    ['fastdfs_token_ttl forever;',              qr/is not a time of at least 1s/],
     ['fastdfs_token_secret ' . ('x' x 129) . ';', qr/the secret must be 1 to 128 bytes/],
     ['fastdfs_proxy_location peer;',            qr/is not a named location/],
     ['fastdfs_token_fail_file /no/such/file;',  qr/is not a readable file/],
