@@ -150,6 +150,7 @@ mod parse;
 mod request;
 mod response;
 
+pub use base64::encode as base64_encode;
 pub use client::{ResponseError, ResponseParser};
 pub use decoder::RequestDecoder;
 pub use error::{Action, ErrorKind, ProtocolError};
