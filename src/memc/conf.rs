@@ -189,6 +189,16 @@ pub unsafe extern "C" fn merge_loc_conf(
         UNSET_FLAG,
         0,
     );
+    // A `limit_except` block is a nested location of its own: without our handler there, an
+    // allowed PUT would fall through to the static module (405), as it does for memcached_pass.
+    if !u.upstream.is_null() {
+        // SAFETY: during merging cf->ctx points at the location being merged.
+        if let Some(clcf) = NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) {
+            if clcf.lmt_excpt() != 0 && clcf.handler.is_none() {
+                clcf.handler = Some(handler::memc_handler);
+            }
+        }
+    }
     // SAFETY: ngx_pagesize is set by nginx before configuration is read.
     let page = unsafe { ngx_pagesize };
     if u.buffer_size < page {
