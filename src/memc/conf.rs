@@ -26,9 +26,12 @@ const UNSET_MSEC: ngx_msec_t = ngx_msec_t::MAX;
 const UNSET_SIZE: usize = usize::MAX;
 const UNSET_FLAG: ngx_flag_t = -1;
 
-/// Default `memc_buffer_size`: large enough that a 200 KB value crosses nginx's filter chain in a
-/// handful of passes (stock `memcached_buffer_size` is one page); see docs/benchmarks.md.
-const DEFAULT_BUFFER_SIZE: usize = 64 * 1024;
+/// Default `memc_buffer_size`, the cap of the buffer a value streams through. The buffer is sized
+/// to the value (up to this cap), so a 200 KB value crosses nginx's filter chain in one or two
+/// passes instead of fifty (stock `memcached_buffer_size` is one page); see docs/benchmarks.md.
+const DEFAULT_BUFFER_SIZE: usize = 256 * 1024;
+const MIN_BUFFER_SIZE: usize = 1024;
+const REPLY_BUFFER_SIZE: usize = 16 * 1024;
 /// memcached's key limit; tyrantd fleets may raise it with `memc_max_key_len`.
 const DEFAULT_MAX_KEY_LEN: usize = 250;
 /// Room for `VALUE `, flags, length, cas and CRLF around the key in a reply line.
@@ -45,6 +48,9 @@ pub struct LocConf {
     pub methods: ngx_uint_t,
     pub max_key_len: usize,
     pub flags_to_last_modified: ngx_flag_t,
+    /// `memc_buffer_size`. `upstream.buffer_size` is only the reply-line buffer, derived from
+    /// `max_key_len`.
+    pub value_buffer_size: usize,
 }
 
 impl LocConf {
@@ -72,7 +78,6 @@ pub unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     u.send_timeout = UNSET_MSEC;
     u.read_timeout = UNSET_MSEC;
     u.next_upstream_timeout = UNSET_MSEC;
-    u.buffer_size = UNSET_SIZE;
     u.ignore_client_abort = UNSET_FLAG;
     // Hard-wired exactly as in ngx_http_memcached_module: unbuffered streaming, nginx error
     // pages (and `error_page 404 = @fallback`) for misses and failures, ranges by nginx.
@@ -93,6 +98,7 @@ pub unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     c.methods = 0;
     c.max_key_len = UNSET_SIZE;
     c.flags_to_last_modified = UNSET_FLAG;
+    c.value_buffer_size = UNSET_SIZE;
     lc.cast()
 }
 
@@ -146,12 +152,6 @@ pub unsafe extern "C" fn merge_loc_conf(
         UNSET_MSEC,
         0,
     );
-    merge(
-        &mut u.buffer_size,
-        p.buffer_size,
-        UNSET_SIZE,
-        DEFAULT_BUFFER_SIZE,
-    );
     // ngx_conf_merge_bitmask_value: 0 = unset.
     if u.next_upstream == 0 {
         u.next_upstream = if p.next_upstream == 0 {
@@ -199,29 +199,37 @@ pub unsafe extern "C" fn merge_loc_conf(
             }
         }
     }
+    merge(
+        &mut c.value_buffer_size,
+        prev.value_buffer_size,
+        UNSET_SIZE,
+        DEFAULT_BUFFER_SIZE,
+    );
+    if c.value_buffer_size < MIN_BUFFER_SIZE {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "memc_buffer_size {} is below {}",
+            c.value_buffer_size,
+            MIN_BUFFER_SIZE
+        );
+        return NGX_CONF_ERROR;
+    }
+    if c.max_key_len == 0 || c.max_key_len > 65_536 {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "memc_max_key_len {} is not between 1 and 65536",
+            c.max_key_len
+        );
+        return NGX_CONF_ERROR;
+    }
+    // The buffer nginx allocates before the reply arrives: it must hold the reply line, and at
+    // 16 KiB it also holds a typical thumbnail whole, so small values need no second buffer.
     // SAFETY: ngx_pagesize is set by nginx before configuration is read.
-    let page = unsafe { ngx_pagesize };
-    if u.buffer_size < page {
-        ngx_conf_log_error!(
-            NGX_LOG_EMERG,
-            cf,
-            "memc_buffer_size {} is below the page size {}",
-            u.buffer_size,
-            page
-        );
-        return NGX_CONF_ERROR;
-    }
-    if c.max_key_len == 0 || c.max_key_len + REPLY_LINE_OVERHEAD > u.buffer_size {
-        ngx_conf_log_error!(
-            NGX_LOG_EMERG,
-            cf,
-            "memc_max_key_len {} must be between 1 and memc_buffer_size - {} ({})",
-            c.max_key_len,
-            REPLY_LINE_OVERHEAD,
-            u.buffer_size
-        );
-        return NGX_CONF_ERROR;
-    }
+    let page = unsafe { ngx_pagesize }.max(1);
+    let line = (c.max_key_len + REPLY_LINE_OVERHEAD).div_ceil(page) * page;
+    u.buffer_size = line.max(REPLY_BUFFER_SIZE.min(c.value_buffer_size));
     NGX_CONF_OK
 }
 

@@ -189,7 +189,7 @@ static mut NGX_HTTP_MEMC_STORE_COMMANDS: [ngx_command_t; 17] = [
         ngx_string!("memc_buffer_size"),
         ANY_LEVEL | NGX_CONF_TAKE1,
         ngx_conf_set_size_slot,
-        up(offset_of!(U, buffer_size)),
+        offset_of!(LocConf, value_buffer_size),
         ptr::null_mut(),
     ),
     command(

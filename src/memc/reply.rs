@@ -9,10 +9,10 @@ use std::slice;
 use fdfs_proto::memcached::nginx::{is_not_modified, value_etag, IfModifiedSince};
 use fdfs_proto::memcached::{MetaReply, MetaStatus, ReplyLine, ResponseParser};
 use ngx::ffi::{
-    ngx_chain_get_free_buf, ngx_http_request_t, ngx_http_upstream_t, ngx_int_t,
-    ngx_parse_http_time, ngx_uint_t, NGX_AGAIN, NGX_ERROR, NGX_HTTP_CONFLICT, NGX_HTTP_CREATED,
-    NGX_HTTP_IMS_BEFORE, NGX_HTTP_IMS_OFF, NGX_HTTP_NOT_FOUND, NGX_HTTP_NOT_MODIFIED,
-    NGX_HTTP_NO_CONTENT, NGX_HTTP_OK, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+    ngx_chain_get_free_buf, ngx_create_temp_buf, ngx_http_request_t, ngx_http_upstream_t,
+    ngx_int_t, ngx_parse_http_time, ngx_uint_t, NGX_AGAIN, NGX_ERROR, NGX_HTTP_CONFLICT,
+    NGX_HTTP_CREATED, NGX_HTTP_HEAD, NGX_HTTP_IMS_BEFORE, NGX_HTTP_IMS_OFF, NGX_HTTP_NOT_FOUND,
+    NGX_HTTP_NOT_MODIFIED, NGX_HTTP_NO_CONTENT, NGX_HTTP_OK, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
     NGX_HTTP_UPSTREAM_INVALID_HEADER, NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
 };
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
@@ -192,6 +192,11 @@ pub unsafe extern "C" fn process_header(r: *mut ngx_http_request_t) -> ngx_int_t
                 return answer_not_modified(r, u);
             }
             set_status(u, NGX_HTTP_OK, len);
+            if r.method != NGX_HTTP_HEAD as ngx_uint_t
+                && !fit_buffer(r, u, len + trailer.len(), lc.value_buffer_size)
+            {
+                return NGX_ERROR as ngx_int_t;
+            }
             NGX_OK as ngx_int_t
         }
         Outcome::Described { size, flags, cas } => {
@@ -210,6 +215,63 @@ pub unsafe extern "C" fn process_header(r: *mut ngx_http_request_t) -> ngx_int_t
             NGX_OK as ngx_int_t
         }
     }
+}
+
+/// Moves the reply into a buffer that holds the whole value (capped at `memc_buffer_size`), so
+/// the value crosses the filter chain in as few passes as the socket allows. Only what arrived
+/// with the reply line (at most the 16 KiB reply buffer) is copied; the rest is read straight
+/// into the new buffer, starting now, so the header leaves with the first large piece.
+fn fit_buffer(
+    r: &ngx_http_request_t,
+    u: &mut ngx_http_upstream_t,
+    need: usize,
+    cap: usize,
+) -> bool {
+    let b = &mut u.buffer;
+    let capacity = (b.end as usize).saturating_sub(b.start as usize);
+    let want = need.min(cap);
+    if want <= capacity {
+        return true;
+    }
+    let pending = (b.last as usize).saturating_sub(b.pos as usize);
+    // SAFETY: a new temporary buffer from the request pool, at least `pending` bytes large
+    // (want > capacity >= pending); pos..last of the old buffer are valid bytes.
+    unsafe {
+        let nb = ngx_create_temp_buf(r.pool, want);
+        if nb.is_null() {
+            return false;
+        }
+        ptr::copy_nonoverlapping(b.pos, (*nb).start, pending);
+        b.start = (*nb).start;
+        b.pos = (*nb).start;
+        b.last = (*nb).start.add(pending);
+        b.end = (*nb).end;
+    }
+    if pending < need {
+        // SAFETY: the peer connection is open while its reply is processed; recv is its
+        // non-blocking receive into the free part of our buffer.
+        let n = unsafe {
+            match u.peer.connection.as_mut() {
+                Some(c) if (*c.read).ready() != 0 => c.recv.map_or(0, |recv| {
+                    recv(
+                        c,
+                        b.last,
+                        (b.end as usize - b.last as usize).min(need - pending),
+                    )
+                }),
+                _ => 0,
+            }
+        };
+        if n > 0 {
+            // SAFETY: recv wrote n bytes at b.last, within the buffer.
+            b.last = unsafe { b.last.add(n as usize) };
+            // SAFETY: u->state exists while the upstream runs.
+            if let Some(state) = unsafe { u.state.as_mut() } {
+                state.bytes_received += n as i64;
+            }
+        }
+    }
+    true
 }
 
 fn set_status(u: &mut ngx_http_upstream_t, status: u32, len: usize) {

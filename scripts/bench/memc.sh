@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# memc_store vs stock memcached_pass, same memcached, same nginx, upstream keepalive on both, plus
+# the same bytes served from disk by `root` as the ceiling. One run.
+#   scripts/bench/memc.sh        (DURATION=10s ROUNDS=3 CONNECTIONS=32 MEMC_BUFFER=<size> to tune)
+# Writes its figures to docs/benchmarks.md (section "memc").
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+. scripts/bench/lib.sh
+scripts/setup
+scripts/build stock >/dev/null
+
+duration=${DURATION:-10s}
+rounds=${ROUNDS:-3}
+conns=${CONNECTIONS:-32}
+base=${BENCH_PORT:-18490}
+mc_port=$((base + 9))
+buffer_line=""
+[ -n "${MEMC_BUFFER:-}" ] && buffer_line="memc_buffer_size $MEMC_BUFFER;"
+work=$root/target/bench-memc
+rm -rf "$work"
+mkdir -p "$work"/{conf,logs,tmp,plain}
+
+head -c 10240 /dev/urandom >"$work/plain/10k.bin"
+head -c 204800 /dev/urandom >"$work/plain/200k.bin"
+
+memcached -u root -U 0 -l 127.0.0.1 -p "$mc_port" -t 1 -m 256 -c 4096 &
+mc_pid=$!
+nginx_pid=
+cleanup() {
+  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+  kill "$mc_pid" 2>/dev/null; wait "$mc_pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+python3 - "$mc_port" "$work/plain" <<'PY'
+import socket, sys, time
+port, d = int(sys.argv[1]), sys.argv[2]
+for _ in range(100):
+    try:
+        s = socket.create_connection(("127.0.0.1", port)); break
+    except OSError:
+        time.sleep(0.05)
+for name in ("10k.bin", "200k.bin"):
+    v = open(f"{d}/{name}", "rb").read()
+    s.sendall(b"set /%s 0 0 %d\r\n%s\r\n" % (name.encode(), len(v), v))
+    r = b""
+    while not r.endswith(b"\r\n"):
+        r += s.recv(100)
+    assert r == b"STORED\r\n", r
+PY
+
+cat >"$work/conf/nginx.conf" <<CONF
+load_module $root/target/modules/stock/ngx_http_fastdfs_module.so;
+worker_processes 1;
+daemon off;
+error_log $work/logs/error.log warn;
+pid $work/logs/nginx.pid;
+events { worker_connections 4096; }
+http {
+    include /etc/nginx/mime.types;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
+    uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
+    upstream mc {
+        server 127.0.0.1:$mc_port;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$((base + 1));
+        location / { memc_store mc; $buffer_line }
+    }
+    server {
+        listen 127.0.0.1:$((base + 2));
+        location / { set \$memcached_key \$uri; memcached_pass mc; }
+    }
+    server {
+        listen 127.0.0.1:$((base + 3));
+        location / { root $work/plain; }
+    }
+}
+CONF
+/usr/sbin/nginx -t -p "$work" -c "$work/conf/nginx.conf" -e "$work/logs/error.log" 2>&1 | tail -1
+/usr/sbin/nginx -p "$work" -c "$work/conf/nginx.conf" -e "$work/logs/error.log" &
+nginx_pid=$!
+for _ in $(seq 50); do curl -fs -o /dev/null "http://127.0.0.1:$((base + 3))/10k.bin" && break; sleep 0.1; done
+
+# Sanity: all three serve the same bytes.
+for n in 10k.bin 200k.bin; do
+  for p in 1 2; do cmp <(curl -fs "http://127.0.0.1:$((base + p))/$n") "$work/plain/$n"; done
+  cmp <(curl -fs "http://127.0.0.1:$((base + 3))/$n") "$work/plain/$n"
+done
+
+out=$work/section.md
+{
+  echo "## memc_store vs stock memcached_pass (and \`root\` as the ceiling)"
+  echo
+  echo "Command: \`scripts/bench/memc.sh\` (DURATION=$duration ROUNDS=$rounds CONNECTIONS=$conns${MEMC_BUFFER:+ MEMC_BUFFER=$MEMC_BUFFER})."
+  echo "$(date -u +%F), $(/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: //'), 1 worker; memcached $(memcached -V | cut -d' ' -f2) \`-t 1\`;"
+  echo "one \`upstream { keepalive 64; }\` shared by both modules, each with its defaults"
+  echo "(\`memc_store\`: \`memc_buffer_size\` ${MEMC_BUFFER:-64k}, \`memc_protocol get\`; \`memcached_pass\`: \`memcached_buffer_size\` = one page);"
+  echo "\`root\` with sendfile on. wrk 1 thread / $conns connections, keep-alive, on the same 2-core machine"
+  echo "(nginx, memcached and wrk share it). Median of $rounds alternating rounds."
+  echo
+  echo "| value | memc_store req/s | memcached_pass req/s | memc_store / memcached_pass | root req/s |"
+  echo "|---|---:|---:|---:|---:|"
+} >"$out"
+
+for n in 10k.bin 200k.bin; do
+  memc=(); stock=(); plain=()
+  for _ in $(seq "$rounds"); do
+    memc+=("$(wrk_rps "http://127.0.0.1:$((base + 1))/$n" -t1 -c"$conns" -d"$duration")")
+    stock+=("$(wrk_rps "http://127.0.0.1:$((base + 2))/$n" -t1 -c"$conns" -d"$duration")")
+    plain+=("$(wrk_rps "http://127.0.0.1:$((base + 3))/$n" -t1 -c"$conns" -d"$duration")")
+  done
+  m=$(median "${memc[@]}"); s=$(median "${stock[@]}"); p=$(median "${plain[@]}")
+  ratio=$(awk -v a="$m" -v b="$s" 'BEGIN {printf "%.2f", a / b}')
+  echo "${n%.bin}: memc_store ${memc[*]} | memcached_pass ${stock[*]} | root ${plain[*]} | ratio $ratio"
+  echo "| ${n%.bin} | $m | $s | ${ratio}× | $p |" >>"$out"
+done
+grep -q '\[\(error\|crit\|alert\)\]' "$work/logs/error.log" && { echo "errors in $work/logs/error.log" >&2; exit 1; }
+
+replace_section memc "$out"
+echo "written to docs/benchmarks.md"
