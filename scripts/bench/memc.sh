@@ -86,6 +86,20 @@ CONF
 /usr/sbin/nginx -p "$work" -c "$work/conf/nginx.conf" -e "$work/logs/error.log" &
 nginx_pid=$!
 for _ in $(seq 50); do curl -fs -o /dev/null "http://127.0.0.1:$((base + 3))/10k.bin" && break; sleep 0.1; done
+worker=$(pgrep -P "$nginx_pid" | head -1)
+
+# run URL: prints "<req/s> <nginx worker CPU µs per request>". The CPU figure does not depend on
+# what else the shared machine is doing, req/s does.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$worker/stat"; }
+run() {
+  local before after out
+  before=$(cpu_ticks)
+  out=$(wrk -t1 -c"$conns" -d"$duration" "$1")
+  after=$(cpu_ticks)
+  echo "$out" | awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" '
+    /requests in/ {n = $1} /^Requests\/sec:/ {rps = $2}
+    END {printf "%s %.1f\n", rps, t / hz * 1e6 / n}'
+}
 
 # Sanity: all three serve the same bytes.
 for n in 10k.bin 200k.bin; do
@@ -102,23 +116,25 @@ out=$work/section.md
   echo "one \`upstream { keepalive 64; }\` shared by both modules, each with its defaults"
   echo "(\`memc_store\`: \`memc_buffer_size\` ${MEMC_BUFFER:-64k}, \`memc_protocol get\`; \`memcached_pass\`: \`memcached_buffer_size\` = one page);"
   echo "\`root\` with sendfile on. wrk 1 thread / $conns connections, keep-alive, on the same 2-core machine"
-  echo "(nginx, memcached and wrk share it). Median of $rounds alternating rounds."
+  echo "(nginx, memcached and wrk share it, and so did other jobs: load average $(cut -d' ' -f1 /proc/loadavg) at the start)."
+  echo "Median of $rounds alternating rounds. \"µs/req\" is the nginx worker's CPU time (user + system) per"
+  echo "request, which other jobs on the machine do not change."
   echo
-  echo "| value | memc_store req/s | memcached_pass req/s | memc_store / memcached_pass | root req/s |"
-  echo "|---|---:|---:|---:|---:|"
+  echo "| value | memc_store req/s | memcached_pass req/s | ratio | root req/s | memc_store µs/req | memcached_pass µs/req | root µs/req |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 } >"$out"
 
 for n in 10k.bin 200k.bin; do
-  memc=(); stock=(); plain=()
+  memc=(); stock=(); plain=(); memc_cpu=(); stock_cpu=(); plain_cpu=()
   for _ in $(seq "$rounds"); do
-    memc+=("$(wrk_rps "http://127.0.0.1:$((base + 1))/$n" -t1 -c"$conns" -d"$duration")")
-    stock+=("$(wrk_rps "http://127.0.0.1:$((base + 2))/$n" -t1 -c"$conns" -d"$duration")")
-    plain+=("$(wrk_rps "http://127.0.0.1:$((base + 3))/$n" -t1 -c"$conns" -d"$duration")")
+    read -r rps cpu < <(run "http://127.0.0.1:$((base + 1))/$n"); memc+=("$rps"); memc_cpu+=("$cpu")
+    read -r rps cpu < <(run "http://127.0.0.1:$((base + 2))/$n"); stock+=("$rps"); stock_cpu+=("$cpu")
+    read -r rps cpu < <(run "http://127.0.0.1:$((base + 3))/$n"); plain+=("$rps"); plain_cpu+=("$cpu")
   done
   m=$(median "${memc[@]}"); s=$(median "${stock[@]}"); p=$(median "${plain[@]}")
   ratio=$(awk -v a="$m" -v b="$s" 'BEGIN {printf "%.2f", a / b}')
-  echo "${n%.bin}: memc_store ${memc[*]} | memcached_pass ${stock[*]} | root ${plain[*]} | ratio $ratio"
-  echo "| ${n%.bin} | $m | $s | ${ratio}× | $p |" >>"$out"
+  echo "${n%.bin}: memc_store ${memc[*]} (${memc_cpu[*]} µs) | memcached_pass ${stock[*]} (${stock_cpu[*]} µs) | root ${plain[*]} (${plain_cpu[*]} µs) | ratio $ratio"
+  echo "| ${n%.bin} | $m | $s | ${ratio}× | $p | $(median "${memc_cpu[@]}") | $(median "${stock_cpu[@]}") | $(median "${plain_cpu[@]}") |" >>"$out"
 done
 grep -q '\[\(error\|crit\|alert\)\]' "$work/logs/error.log" && { echo "errors in $work/logs/error.log" >&2; exit 1; }
 

@@ -7,10 +7,10 @@
 use super::request::KeyError;
 
 /// Whether stock nginx escapes this byte in a memcached key
-/// (`ngx_escape_uri(.., NGX_ESCAPE_MEMCACHED)`: 0x00–0x1F, space and `%`;
+/// (`ngx_escape_uri(.., NGX_ESCAPE_MEMCACHED)`: 0x00–0x20, i.e. controls and space, and `%`;
 /// DEL and bytes ≥ 0x80 are sent raw).
 pub const fn nginx_escapes(b: u8) -> bool {
-    b < 0x20 || b == b' ' || b == b'%'
+    b <= b' ' || b == b'%'
 }
 
 /// Length of `key` once escaped with [`escape_key`].
