@@ -732,3 +732,47 @@ md5_hex
 --- access_log eval
 [qr/^304 ub=\d{1,3};$/, qr/^200 ub=\d{7};$/]
 --- timeout: 10
+
+
+
+=== TEST 42: HEAD with the current ETag is a 304 too
+--- request
+HEAD /m/hit.txt
+--- more_headers eval
+"If-None-Match: $::HIT_ETAG"
+--- error_code: 304
+--- response_body
+
+
+
+=== TEST 43: upstream keepalive: hits, misses, metadata-only answers and writes leave the connection reusable
+--- http_config
+    upstream kv {
+        server 127.0.0.1:$TEST_NGINX_MEMCACHED_PORT;
+        keepalive 1;
+    }
+--- config
+    location / {
+        memc_store kv;
+        memc_protocol meta;
+        memc_store_methods GET PUT DELETE;
+    }
+    location /get/ {
+        memc_store kv;
+        memc_protocol get;
+        memc_key /hit.txt;
+    }
+--- request eval
+["GET /get/x", "GET /hit.txt", "GET /nothing.txt", "HEAD /hit.txt", "PUT /w43.txt\nka", "DELETE /w43.txt", "GET /hit.txt"]
+--- error_code eval
+[200, 200, 404, 200, 201, 204, 200]
+--- grep_error_log eval
+qr/get keepalive peer: using connection|http upstream connect:/
+--- grep_error_log_out
+http upstream connect:
+get keepalive peer: using connection
+get keepalive peer: using connection
+get keepalive peer: using connection
+get keepalive peer: using connection
+get keepalive peer: using connection
+get keepalive peer: using connection

@@ -203,12 +203,13 @@ pub unsafe extern "C" fn process_header(r: *mut ngx_http_request_t) -> ngx_int_t
             if set_validators(r, lc.flags_to_last_modified == 1, size, flags, cas).is_none() {
                 return NGX_ERROR as ngx_int_t;
             }
-            let complete = u.buffer.pos == u.buffer.last;
-            if ctx.op == Op::MetaConditional && !not_modified(r) {
+            let unchanged = not_modified(r);
+            if ctx.op == Op::MetaConditional && !unchanged {
                 return refetch_with_value(r, u, ctx);
             }
-            u.set_keepalive(u32::from(complete));
-            if ctx.op == Op::MetaConditional {
+            // Nothing follows the metadata line: the connection can be reused.
+            u.set_keepalive(u32::from(u.buffer.pos == u.buffer.last));
+            if unchanged {
                 return answer_not_modified(r, u);
             }
             set_status(u, NGX_HTTP_OK, size);
@@ -439,7 +440,8 @@ pub unsafe extern "C" fn filter(data: *mut c_void, bytes: isize) -> ngx_int_t {
     if cl.is_null() {
         return NGX_ERROR as ngx_int_t;
     }
-    let value_left = length - trailer.len();
+    // While the value is still due, length = value left + the whole trailer.
+    let value_left = length.saturating_sub(trailer.len());
     let value_bytes = bytes.min(value_left);
     // SAFETY: cl is a fresh link with a zeroed buffer; it points into u->buffer, which holds
     // these bytes until the output filter releases the link (busy_bufs).
