@@ -767,9 +767,9 @@ HEAD /m/hit.txt
 --- error_code eval
 [200, 200, 404, 200, 201, 204, 200]
 --- grep_error_log eval
-qr/get keepalive peer: using connection|http upstream connect:/
+qr/connect to 127\.0\.0\.1:\d+|get keepalive peer: using connection/
 --- grep_error_log_out
-http upstream connect:
+connect to 127.0.0.1:$TEST_NGINX_MEMCACHED_PORT
 get keepalive peer: using connection
 get keepalive peer: using connection
 get keepalive peer: using connection
