@@ -752,7 +752,7 @@ HEAD /m/hit.txt
 
 
 
-=== TEST 43: upstream keepalive: hits, misses, metadata-only answers and writes leave the connection reusable
+=== TEST 43: upstream keepalive: hits, misses, 304s, metadata-only answers and writes leave the connection reusable
 --- http_config
     upstream kv {
         server 127.0.0.1:$TEST_NGINX_MEMCACHED_PORT;
@@ -770,14 +770,17 @@ HEAD /m/hit.txt
         memc_key /hit.txt;
     }
 --- request eval
-["GET /get/x", "GET /hit.txt", "GET /nothing.txt", "HEAD /hit.txt", "PUT /w43.txt\nka", "DELETE /w43.txt", "GET /hit.txt"]
+["GET /get/x", "GET /get/x", "GET /hit.txt", "GET /nothing.txt", "HEAD /hit.txt", "PUT /w43.txt\nka", "DELETE /w43.txt", "GET /hit.txt"]
+--- more_headers eval
+["", "If-None-Match: $::HIT_ETAG", "", "", "", "", "", ""]
 --- error_code eval
-[200, 200, 404, 200, 201, 204, 200]
+[200, 304, 200, 404, 200, 201, 204, 200]
 --- needs_debug: 1
 --- grep_error_log eval
 qr/connect to 127\.0\.0\.1:\d+|get keepalive peer: using connection/
 --- grep_error_log_out
 connect to 127.0.0.1:$TEST_NGINX_MEMCACHED_PORT
+get keepalive peer: using connection
 get keepalive peer: using connection
 get keepalive peer: using connection
 get keepalive peer: using connection

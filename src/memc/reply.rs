@@ -188,7 +188,11 @@ pub unsafe extern "C" fn process_header(r: *mut ngx_http_request_t) -> ngx_int_t
                 return NGX_ERROR as ngx_int_t;
             }
             if not_modified(r) {
-                // The value stays unread: this connection cannot be reused.
+                // The connection can be reused only if the whole value and its trailer came
+                // with the reply line (small values); otherwise it is closed unread.
+                let rest = pending(u);
+                let whole = rest.len() == len + trailer.len() && rest.ends_with(trailer);
+                u.set_keepalive(u32::from(whole));
                 return answer_not_modified(r, u);
             }
             set_status(u, NGX_HTTP_OK, len);
