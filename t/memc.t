@@ -787,3 +787,53 @@ get keepalive peer: using connection
 get keepalive peer: using connection
 get keepalive peer: using connection
 get keepalive peer: using connection
+
+
+
+=== TEST 44: max_fails/fail_timeout: a failed server is left alone for fail_timeout
+--- http_config
+    upstream pair {
+        server 127.0.0.1:$TEST_NGINX_DEAD_PORT max_fails=1 fail_timeout=60s;
+        server 127.0.0.1:$TEST_NGINX_MEMCACHED_PORT;
+    }
+--- config
+    location / {
+        memc_store pair;
+        memc_protocol $TEST_NGINX_MEMC_PROTOCOL;
+    }
+--- request eval
+["GET /hit.txt", "GET /hit.txt", "GET /hit.txt", "GET /hit.txt"]
+--- response_body eval
+["hello memc\n", "hello memc\n", "hello memc\n", "hello memc\n"]
+--- grep_error_log eval
+qr/connect\(\) failed/
+--- grep_error_log_out
+connect() failed
+
+
+
+=== TEST 45: memc_next_upstream_tries 1 stops after the first server, 2 reaches the backup
+--- http_config
+    upstream pair {
+        server 127.0.0.1:$TEST_NGINX_DEAD_PORT max_fails=0;
+        server 127.0.0.1:$TEST_NGINX_MEMCACHED_PORT backup;
+    }
+--- config
+    location / {
+        memc_store pair;
+        memc_next_upstream_tries 1;
+    }
+    location /two/ {
+        memc_store pair;
+        memc_next_upstream_tries 2;
+        memc_key /hit.txt;
+    }
+--- request eval
+["GET /hit.txt", "GET /two/x"]
+--- error_code eval
+[502, 200]
+--- grep_error_log eval
+qr/connect\(\) failed/
+--- grep_error_log_out
+connect() failed
+connect() failed
