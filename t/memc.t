@@ -39,6 +39,7 @@ MemcBackends::seed($P1, '/raw%20seeded.txt', "seeded raw\n");
 our $KEY250 = '/' . ('k' x 249);
 MemcBackends::seed($P1, $KEY250, "long key\n");
 MemcBackends::seed($P2, '/second-only.txt', "from the second server\n");
+MemcBackends::seed($ENV{TEST_NGINX_MEMCACHED_SOCKET}, '/unix.txt', "over a unix socket\n");
 
 # Keys seeded where nginx's consistent ring puts them; all three servers must get some.
 our @SERVERS = map { "127.0.0.1:$_" } $P1, $P2, $P3;
@@ -836,4 +837,33 @@ connect() failed
 qr/connect\(\) failed/
 --- grep_error_log_out
 connect() failed
+connect() failed
+
+
+
+=== TEST 46: memc_store unix:/path
+--- config
+    location / {
+        memc_store unix:$TEST_NGINX_MEMCACHED_SOCKET;
+        memc_protocol $TEST_NGINX_MEMC_PROTOCOL;
+    }
+--- request
+GET /unix.txt
+--- response_body
+over a unix socket
+
+
+
+=== TEST 47: an empty key is a configuration error: 500, logged, no server contacted
+--- config
+    location / {
+        memc_store 127.0.0.1:$TEST_NGINX_DEAD_PORT;
+        memc_key $arg_k;
+    }
+--- request
+GET /x.txt
+--- error_code: 500
+--- error_log
+memc_store: the key is empty
+--- no_error_log
 connect() failed
