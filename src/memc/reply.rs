@@ -417,9 +417,11 @@ pub unsafe extern "C" fn filter_init(data: *mut c_void) -> ngx_int_t {
 /// # Safety
 /// Called by nginx's upstream module with `bytes` new bytes at `u->buffer.last`.
 pub unsafe extern "C" fn filter(data: *mut c_void, bytes: isize) -> ngx_int_t {
-    // SAFETY: data is our Ctx; request, upstream and buffer are alive during the call.
+    // SAFETY: data is the Ctx registered as input_filter_ctx.
     let ctx = unsafe { &mut *data.cast::<Ctx>() };
+    // SAFETY: the request owning this filter is alive during the call.
     let r = unsafe { &mut *ctx.request };
+    // SAFETY: so is its upstream, a separate allocation.
     let u = unsafe { &mut *r.upstream };
     let bytes = bytes.max(0) as usize;
     let length = usize::try_from(u.length).unwrap_or(0);
