@@ -39,6 +39,7 @@ MemcBackends::seed($P1, '/raw%20seeded.txt', "seeded raw\n");
 our $KEY250 = '/' . ('k' x 249);
 MemcBackends::seed($P1, $KEY250, "long key\n");
 MemcBackends::seed($P2, '/second-only.txt', "from the second server\n");
+MemcBackends::seed($P1, '/gz3.txt', "gzipped?\n", 3);
 MemcBackends::seed($ENV{TEST_NGINX_MEMCACHED_SOCKET}, '/unix.txt', "over a unix socket\n");
 
 # Keys seeded where nginx's consistent ring puts them; all three servers must get some.
@@ -867,3 +868,23 @@ GET /x.txt
 memc_store: the key is empty
 --- no_error_log
 connect() failed
+
+
+
+=== TEST 48: memc_gzip_flag marks values whose flags have the bit, like memcached_gzip_flag
+--- config
+    location /gz/ {
+        memc_store kv;
+        memc_protocol $TEST_NGINX_MEMC_PROTOCOL;
+        memc_gzip_flag 2;
+        memc_key $arg_k;
+    }
+    location /plain/ {
+        memc_store kv;
+        memc_protocol $TEST_NGINX_MEMC_PROTOCOL;
+        memc_key $arg_k;
+    }
+--- request eval
+["GET /gz/?k=/gz3.txt", "GET /gz/?k=/hit.txt", "GET /plain/?k=/gz3.txt", "HEAD /gz/?k=/gz3.txt"]
+--- response_headers eval
+["Content-Encoding: gzip", "!Content-Encoding", "!Content-Encoding", "Content-Encoding: gzip"]

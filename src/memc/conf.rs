@@ -51,6 +51,8 @@ pub struct LocConf {
     /// `memc_buffer_size`. `upstream.buffer_size` is only the reply-line buffer, derived from
     /// `max_key_len`.
     pub value_buffer_size: usize,
+    /// `memc_gzip_flag`: flags with any of these bits get `Content-Encoding: gzip` (0 = off).
+    pub gzip_flag: ngx_uint_t,
 }
 
 impl LocConf {
@@ -99,6 +101,7 @@ pub unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     c.max_key_len = UNSET_SIZE;
     c.flags_to_last_modified = UNSET_FLAG;
     c.value_buffer_size = UNSET_SIZE;
+    c.gzip_flag = UNSET_UINT;
     lc.cast()
 }
 
@@ -205,6 +208,7 @@ pub unsafe extern "C" fn merge_loc_conf(
         UNSET_SIZE,
         DEFAULT_BUFFER_SIZE,
     );
+    merge(&mut c.gzip_flag, prev.gzip_flag, UNSET_UINT, 0);
     if c.value_buffer_size < MIN_BUFFER_SIZE {
         ngx_conf_log_error!(
             NGX_LOG_EMERG,

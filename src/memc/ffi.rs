@@ -105,6 +105,23 @@ pub fn known_header(_r: &ngx_http_request_t, h: *mut ngx_table_elt_t) -> Option<
     unsafe { h.as_ref().map(|h| bytes(&h.value)) }
 }
 
+/// Adds `Content-Encoding: gzip` to the response, as `memcached_gzip_flag` does.
+pub fn set_gzip_encoding(r: &mut ngx_http_request_t) -> Option<()> {
+    // SAFETY: as in `set_etag`: one zeroed, then filled element of the response header list.
+    unsafe {
+        let h = ngx_list_push(&mut r.headers_out.headers).cast::<ngx_table_elt_t>();
+        if h.is_null() {
+            return None;
+        }
+        ptr::write_bytes(h, 0, 1);
+        (*h).hash = 1;
+        (*h).key = ngx::ngx_string!("Content-Encoding");
+        (*h).value = ngx::ngx_string!("gzip");
+        r.headers_out.content_encoding = h;
+    }
+    Some(())
+}
+
 /// Adds `ETag: <value>` to the response and records it where nginx's not-modified and range
 /// filters look for it.
 pub fn set_etag(r: &mut ngx_http_request_t, value: &[u8]) -> Option<()> {

@@ -120,7 +120,7 @@ static mut PROTOCOLS: [ngx_conf_enum_t; 3] = [
 
 use ngx::ffi::ngx_http_upstream_conf_t as U;
 
-static mut NGX_HTTP_MEMC_STORE_COMMANDS: [ngx_command_t; 17] = [
+static mut NGX_HTTP_MEMC_STORE_COMMANDS: [ngx_command_t; 18] = [
     command(
         ngx_string!("memc_store"),
         NGX_HTTP_LOC_CONF | NGX_HTTP_LIF_CONF | NGX_CONF_TAKE1,
@@ -162,6 +162,13 @@ static mut NGX_HTTP_MEMC_STORE_COMMANDS: [ngx_command_t; 17] = [
         ANY_LEVEL | NGX_CONF_FLAG,
         ngx_conf_set_flag_slot,
         offset_of!(LocConf, flags_to_last_modified),
+        ptr::null_mut(),
+    ),
+    command(
+        ngx_string!("memc_gzip_flag"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        ngx_conf_set_num_slot,
+        offset_of!(LocConf, gzip_flag),
         ptr::null_mut(),
     ),
     command(

@@ -184,7 +184,7 @@ pub unsafe extern "C" fn process_header(r: *mut ngx_http_request_t) -> ngx_int_t
             trailer,
         } => {
             ctx.trailer = trailer;
-            if set_validators(r, lc.flags_to_last_modified == 1, len, flags, cas).is_none() {
+            if set_validators(r, lc, len, flags, cas).is_none() {
                 return NGX_ERROR as ngx_int_t;
             }
             if not_modified(r) {
@@ -204,7 +204,7 @@ pub unsafe extern "C" fn process_header(r: *mut ngx_http_request_t) -> ngx_int_t
             NGX_OK as ngx_int_t
         }
         Outcome::Described { size, flags, cas } => {
-            if set_validators(r, lc.flags_to_last_modified == 1, size, flags, cas).is_none() {
+            if set_validators(r, lc, size, flags, cas).is_none() {
                 return NGX_ERROR as ngx_int_t;
             }
             let unchanged = not_modified(r);
@@ -288,9 +288,10 @@ fn set_status(u: &mut ngx_http_upstream_t, status: u32, len: usize) {
     }
 }
 
+/// Headers that come from the item's metadata: ETag, Last-Modified, Content-Encoding.
 fn set_validators(
     r: &mut ngx_http_request_t,
-    flags_to_last_modified: bool,
+    lc: &super::LocConf,
     size: usize,
     flags: u32,
     cas: Option<u64>,
@@ -304,8 +305,11 @@ fn set_validators(
     if let Some(cas) = cas {
         ffi::set_etag(r, value_etag(size as u64, cas).as_bytes())?;
     }
-    if flags_to_last_modified && flags != 0 {
+    if lc.flags_to_last_modified == 1 && flags != 0 {
         r.headers_out.last_modified_time = i64::from(flags);
+    }
+    if lc.gzip_flag as u64 & u64::from(flags) != 0 && r.headers_out.content_encoding.is_null() {
+        ffi::set_gzip_encoding(r)?;
     }
     Some(())
 }
@@ -340,6 +344,11 @@ fn answer_not_modified(r: &mut ngx_http_request_t, u: &mut ngx_http_upstream_t) 
     u.headers_in.content_length_n = -1;
     r.headers_out.content_type.len = 0;
     r.headers_out.content_type_len = 0;
+    // SAFETY: NULL or our element of the response header list.
+    if let Some(h) = unsafe { r.headers_out.content_encoding.as_mut() } {
+        h.hash = 0;
+        r.headers_out.content_encoding = ptr::null_mut();
+    }
     NGX_OK as ngx_int_t
 }
 
