@@ -18,7 +18,7 @@ use ngx::ffi::{
 use ngx::http::HttpModuleLocationConf;
 
 use super::ffi::{self, log};
-use super::reply;
+use super::{reply, stream};
 use super::{LocConf, MemcModule};
 
 /// Request headers a PUT may carry, as in tyrantd's REST interface.
@@ -146,8 +146,8 @@ fn start(r: &mut ngx_http_request_t) -> Result<ngx_int_t, u32> {
         u.process_header = Some(reply::process_header);
         u.abort_request = Some(reply::abort_request);
         u.finalize_request = Some(reply::finalize_request);
-        u.input_filter_init = Some(reply::filter_init);
-        u.input_filter = Some(reply::filter);
+        u.input_filter_init = Some(stream::filter_init);
+        u.input_filter = Some(stream::filter);
         u.input_filter_ctx = ctx.cast();
     }
     if matches!(op, Op::Put { .. }) {

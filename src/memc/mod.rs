@@ -10,6 +10,7 @@ mod conf;
 mod ffi;
 mod handler;
 mod reply;
+mod stream;
 
 use std::ffi::{c_char, c_void};
 use std::mem::offset_of;
