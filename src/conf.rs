@@ -10,6 +10,7 @@ use ngx::ffi::{
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 use ngx::ngx_conf_log_error;
 
+use crate::fallback::{Mode, Peer};
 use crate::token::TokenConf;
 use crate::{beneath, handler};
 
@@ -22,10 +23,19 @@ pub struct LocConf {
     /// `ngx_fastdfs_module;` appears in this very location.
     pub enabled: bool,
     pub group: Option<String>,
-    /// Index `i` is store path `M<i>`.
-    pub data_dirs: Option<Vec<Option<DataDir>>>,
+    /// The store paths of each local group.
+    pub stores: Option<Vec<GroupStore>>,
     pub url_have_group_name: Option<bool>,
     pub token: TokenConf,
+    pub flv: Option<bool>,
+    /// Without the dot; `flv` by default.
+    pub flv_extension: Option<Vec<u8>>,
+    /// Members of groups, for files not synced here yet (`fastdfs_peer`).
+    pub peers: Option<Vec<Peer>>,
+    pub response_mode: Option<Mode>,
+    pub sync_max_delay: Option<i64>,
+    /// `@name` of the location that proxies to a member.
+    pub proxy_location: Option<Vec<u8>>,
 }
 
 /// `<store_path>/data` of one store path.
@@ -38,9 +48,43 @@ pub struct DataDir {
     pub fd: Option<RawFd>,
 }
 
-impl LocConf {
+/// The store paths of one group served from this host.
+#[derive(Debug, Clone)]
+pub struct GroupStore {
+    /// `None`: the level's `fastdfs_group`.
+    pub group: Option<String>,
+    /// Index `i` is store path `M<i>`.
+    pub dirs: Vec<Option<DataDir>>,
+}
+
+impl GroupStore {
     pub fn data_dir(&self, index: u8) -> Option<&DataDir> {
-        self.data_dirs.as_ref()?.get(usize::from(index))?.as_ref()
+        self.dirs.get(usize::from(index))?.as_ref()
+    }
+}
+
+impl LocConf {
+    pub fn group_of<'a>(&'a self, store: &'a GroupStore) -> Option<&'a str> {
+        store.group.as_deref().or(self.group.as_deref())
+    }
+
+    /// The local store of `url_group`, or of the default group when the URL carries none.
+    pub fn store_for(&self, url_group: Option<&str>) -> Option<&GroupStore> {
+        let stores = self.stores.as_ref()?;
+        match url_group {
+            Some(g) => stores.iter().find(|s| self.group_of(s) == Some(g)),
+            None => stores
+                .iter()
+                .find(|s| s.group.is_none() || s.group == self.group)
+                .or_else(|| stores.first()),
+        }
+    }
+
+    /// Names of the groups stored here, for messages.
+    pub fn local_groups(&self) -> String {
+        let stores = self.stores.as_deref().unwrap_or_default();
+        let names: Vec<&str> = stores.iter().filter_map(|s| self.group_of(s)).collect();
+        names.join(", ")
     }
 
     pub fn url_have_group_name(&self) -> bool {
@@ -118,7 +162,24 @@ pub unsafe extern "C" fn set_store_path(
     conf: *mut c_void,
 ) -> *mut c_char {
     // SAFETY: called by nginx with valid pointers for this directive.
-    let (lc, args) = unsafe { (loc_conf(conf), args(cf)) };
+    let (lc, all_args) = unsafe { (loc_conf(conf), args(cf)) };
+    // `fastdfs_store_path [GROUP] INDEX PATH`: keep args[1] = INDEX, args[2] = PATH.
+    let (group, args) = if all_args.len() == 4 {
+        let Some(name) = arg_str(&all_args[1])
+            .filter(|n| fdfs_proto::fileid::validate_group_name(n.as_bytes()).is_ok())
+        else {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "fastdfs_store_path: invalid group name \"{}\"",
+                all_args[1]
+            );
+            return NGX_CONF_ERROR;
+        };
+        (Some(name.to_owned()), &all_args[1..])
+    } else {
+        (None, all_args)
+    };
     let index = match arg_str(&args[1]).and_then(|s| s.parse::<usize>().ok()) {
         Some(i) if i <= MAX_STORE_PATH_INDEX => i,
         _ => {
@@ -142,14 +203,20 @@ pub unsafe extern "C" fn set_store_path(
         );
         return NGX_CONF_ERROR;
     }
-    let trimmed = match path.iter().rposition(|&b| b != b'/') {
-        Some(last) => &path[..=last],
-        None => &path[..0],
-    };
-    let mut data_dir = trimmed.to_vec();
-    data_dir.extend_from_slice(b"/data");
+    let data_dir = data_dir_of(path);
 
-    let dirs = lc.data_dirs.get_or_insert_with(Vec::new);
+    let stores = lc.stores.get_or_insert_with(Vec::new);
+    let store_at = match stores.iter().position(|s| s.group == group) {
+        Some(i) => i,
+        None => {
+            stores.push(GroupStore {
+                group,
+                dirs: Vec::new(),
+            });
+            stores.len() - 1
+        }
+    };
+    let dirs = &mut stores[store_at].dirs;
     if dirs.len() <= index {
         dirs.resize(index + 1, None);
     }
@@ -162,8 +229,32 @@ pub unsafe extern "C" fn set_store_path(
         );
         return NGX_CONF_ERROR;
     }
-    // A missing data directory is only a warning: nginx may start before the storage daemon has
-    // created its tree, and requests then simply get 404.
+    // SAFETY: cf is this directive's valid configuration.
+    let Ok(dir) = (unsafe { open_data_dir(cf, data_dir) }) else {
+        return NGX_CONF_ERROR;
+    };
+    dirs[index] = Some(dir);
+    NGX_CONF_OK
+}
+
+/// `<store_path>/data` for `store_path` (absolute, trailing slashes ignored).
+pub fn data_dir_of(store_path: &[u8]) -> Vec<u8> {
+    let trimmed = match store_path.iter().rposition(|&b| b != b'/') {
+        Some(last) => &store_path[..=last],
+        None => &store_path[..0],
+    };
+    let mut data_dir = trimmed.to_vec();
+    data_dir.extend_from_slice(b"/data");
+    data_dir
+}
+
+/// Opens the handle used by `openat2` for a data directory, closed with the configuration
+/// cycle. A missing directory is only a warning: nginx may start before the storage daemon has
+/// created its tree, and requests then simply get 404.
+///
+/// # Safety
+/// `cf` must be a valid configuration being parsed.
+pub unsafe fn open_data_dir(cf: *mut ngx_conf_t, data_dir: Vec<u8>) -> Result<DataDir, ()> {
     let shown = String::from_utf8_lossy(&data_dir).into_owned();
     let fd = match CString::new(data_dir.clone()).map(|c| beneath::open_dir(&c)) {
         Ok(Ok(fd)) => {
@@ -172,7 +263,7 @@ pub unsafe extern "C" fn set_store_path(
             let cln = unsafe { ngx_pool_cleanup_add((*cf).pool, 0) };
             if cln.is_null() {
                 beneath::close(fd);
-                return NGX_CONF_ERROR;
+                return Err(());
             }
             // SAFETY: cln was just allocated by nginx and is ours to fill.
             unsafe {
@@ -185,17 +276,15 @@ pub unsafe extern "C" fn set_store_path(
             ngx_conf_log_error!(
                 NGX_LOG_WARN,
                 cf,
-                "fastdfs_store_path {}: \"{}\" cannot be opened (yet): {}",
-                index,
+                "fastdfs: store path data directory \"{}\" cannot be opened (yet): {}",
                 shown,
                 e
             );
             None
         }
-        Err(_) => return NGX_CONF_ERROR,
+        Err(_) => return Err(()),
     };
-    dirs[index] = Some(DataDir { path: data_dir, fd });
-    NGX_CONF_OK
+    Ok(DataDir { path: data_dir, fd })
 }
 
 unsafe extern "C" fn close_dir_fd(data: *mut c_void) {
@@ -211,6 +300,42 @@ pub unsafe extern "C" fn set_url_have_group_name(
     let lc = unsafe { loc_conf(conf) };
     // SAFETY: as above.
     unsafe { set_flag(cf, &mut lc.url_have_group_name) }
+}
+
+pub unsafe extern "C" fn set_flv(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: called by nginx with valid pointers for this directive.
+    let lc = unsafe { loc_conf(conf) };
+    // SAFETY: as above.
+    unsafe { set_flag(cf, &mut lc.flv) }
+}
+
+pub unsafe extern "C" fn set_flv_extension(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: called by nginx with valid pointers for this directive.
+    let (lc, args) = unsafe { (loc_conf(conf), args(cf)) };
+    if lc.flv_extension.is_some() {
+        return c"is duplicate".as_ptr().cast_mut();
+    }
+    let ext = args[1].as_bytes();
+    let ext = ext.strip_prefix(b".").unwrap_or(ext);
+    if ext.is_empty() || !ext.iter().all(u8::is_ascii_alphanumeric) {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "fastdfs_flv_extension: \"{}\" is not an extension",
+            args[1]
+        );
+        return NGX_CONF_ERROR;
+    }
+    lc.flv_extension = Some(ext.to_vec());
+    NGX_CONF_OK
 }
 
 /// Parses an `on|off` argument into `slot`, refusing a second occurrence.
@@ -253,27 +378,27 @@ pub unsafe extern "C" fn merge_loc_conf(
     if lc.group.is_none() {
         lc.group.clone_from(&prev.group);
     }
-    if lc.data_dirs.is_none() {
-        lc.data_dirs.clone_from(&prev.data_dirs);
+    if lc.stores.is_none() {
+        lc.stores.clone_from(&prev.stores);
     }
     if lc.url_have_group_name.is_none() {
         lc.url_have_group_name = prev.url_have_group_name;
     }
     lc.token.merge(&prev.token);
+    crate::peers::merge(lc, prev);
+    if lc.flv.is_none() {
+        lc.flv = prev.flv;
+    }
+    if lc.flv_extension.is_none() {
+        lc.flv_extension.clone_from(&prev.flv_extension);
+    }
     if let Err(msg) = lc.token.validate() {
         ngx_conf_log_error!(NGX_LOG_EMERG, cf, "{}", msg);
         return NGX_CONF_ERROR;
     }
     if lc.enabled {
-        if lc.data_dirs.is_none() {
-            ngx_conf_log_error!(
-                NGX_LOG_EMERG,
-                cf,
-                "ngx_fastdfs_module needs at least one \"fastdfs_store_path\" in this location or above"
-            );
-            return NGX_CONF_ERROR;
-        }
-        if lc.url_have_group_name() && lc.group.is_none() {
+        let stores = lc.stores.as_deref().unwrap_or_default();
+        if lc.url_have_group_name() && stores.iter().any(|s| lc.group_of(s).is_none()) {
             ngx_conf_log_error!(
                 NGX_LOG_EMERG,
                 cf,

@@ -10,28 +10,27 @@ use std::ptr;
 
 use fdfs_proto::fileid;
 use ngx::ffi::{
-    ngx_buf_t, ngx_chain_t, ngx_directio_on, ngx_err_t, ngx_file_t, ngx_http_core_loc_conf_t,
-    ngx_http_discard_request_body, ngx_http_output_filter, ngx_http_request_t,
-    ngx_http_send_header, ngx_http_set_content_type, ngx_http_set_etag, ngx_int_t,
-    ngx_open_cached_file, ngx_open_file_info_t, ngx_pcalloc, ngx_pnalloc, ngx_pool_cleanup_add,
+    ngx_directio_on, ngx_err_t, ngx_http_core_loc_conf_t, ngx_http_request_t, ngx_int_t,
+    ngx_open_cached_file, ngx_open_file_info_t, ngx_pnalloc, ngx_pool_cleanup_add,
     ngx_pool_cleanup_file, ngx_pool_cleanup_file_t, ngx_read_ahead, ngx_str_t, ngx_uint_t,
     NGX_DISABLE_SYMLINKS_ON, NGX_EACCES, NGX_ELOOP, NGX_EMLINK, NGX_ENAMETOOLONG, NGX_ENOENT,
-    NGX_ENOTDIR, NGX_ERROR, NGX_HTTP_BAD_REQUEST, NGX_HTTP_FORBIDDEN, NGX_HTTP_GET, NGX_HTTP_HEAD,
-    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND, NGX_HTTP_OK,
-    NGX_LOG_CRIT, NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
+    NGX_ENOTDIR, NGX_HTTP_BAD_REQUEST, NGX_HTTP_FORBIDDEN, NGX_HTTP_GET, NGX_HTTP_HEAD,
+    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND, NGX_LOG_CRIT,
+    NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
 };
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 
 use crate::conf::{DataDir, LocConf};
+use crate::ctx::{self, Decision};
 use crate::Module;
-use crate::{beneath, token};
+use crate::{beneath, fallback, response, token};
 
 /// nginx's `NGX_MIN_READ_AHEAD`: below this size read-ahead hints are not worth a syscall.
 const MIN_READ_AHEAD: i64 = 128 * 1024;
 
-type Status = isize;
+pub(crate) type Status = isize;
 
-const fn status(code: u32) -> Status {
+pub(crate) const fn status(code: u32) -> Status {
     code as Status
 }
 
@@ -44,10 +43,20 @@ struct Target<'c> {
     full: Vec<u8>,
     /// `Mxx/HH/HH/<name>`: what tokens are computed over.
     logical: String,
+    /// The file's group, when known.
+    group: Option<String>,
+}
+
+/// Why `resolve` found no local file to open.
+enum Refused {
+    /// Answer with this status (already logged).
+    Status(Status),
+    /// A valid ID of a group this host does not store.
+    OtherGroup { group: String, logical: String },
 }
 
 /// Maps a decoded URI to its file, or to the status that refuses it (logged here).
-fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, Status> {
+fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, Refused> {
     let uri = r.uri.as_bytes();
     let rest = uri.strip_prefix(b"/").unwrap_or(uri);
     let parsed = if lc.url_have_group_name() {
@@ -64,17 +73,24 @@ fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, St
                 0,
                 &format!("fastdfs: invalid file name in URI: {e}"),
             );
-            return Err(status(NGX_HTTP_BAD_REQUEST));
+            return Err(Refused::Status(status(NGX_HTTP_BAD_REQUEST)));
         }
     };
-    if let (Some(url_group), Some(own)) = (id.group, lc.group.as_deref()) {
-        if url_group != own {
-            let msg = format!("fastdfs: URI is for another group than \"{own}\"");
-            log(r, NGX_LOG_INFO, 0, &msg);
-            return Err(status(NGX_HTTP_NOT_FOUND));
-        }
-    }
-    let Some(data_dir) = lc.data_dir(id.store_path_index) else {
+    let Some(store) = lc.store_for(id.group) else {
+        let msg = format!(
+            "fastdfs: URI is for another group than \"{}\"",
+            lc.local_groups()
+        );
+        log(r, NGX_LOG_INFO, 0, &msg);
+        return Err(match id.group {
+            Some(g) => Refused::OtherGroup {
+                group: g.to_owned(),
+                logical: id.logical_name.to_owned(),
+            },
+            None => Refused::Status(status(NGX_HTTP_NOT_FOUND)),
+        });
+    };
+    let Some(data_dir) = store.data_dir(id.store_path_index) else {
         let mut msg = String::new();
         let _ = write!(
             msg,
@@ -82,7 +98,7 @@ fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, St
             id.store_path_index
         );
         log(r, NGX_LOG_INFO, 0, &msg);
-        return Err(status(NGX_HTTP_BAD_REQUEST));
+        return Err(Refused::Status(status(NGX_HTTP_BAD_REQUEST)));
     };
     // The validator guarantees `logical_name` is `Mxx/HH/HH/<name>`.
     let mut rel = id.logical_name.as_bytes()[4..].to_vec();
@@ -96,11 +112,12 @@ fn resolve<'c>(r: &ngx_http_request_t, lc: &'c LocConf) -> Result<Target<'c>, St
         rel,
         full,
         logical: id.logical_name.to_owned(),
+        group: lc.group_of(store).map(str::to_owned),
     })
 }
 
 /// A log line on the request's connection log; `err` adds nginx's "(errno: text)" suffix.
-fn log(r: &ngx_http_request_t, level: u32, err: ngx_err_t, msg: &str) {
+pub(crate) fn log(r: &ngx_http_request_t, level: u32, err: ngx_err_t, msg: &str) {
     // SAFETY: a request being handled always has a connection with a log.
     unsafe {
         let log = (*r.connection).log;
@@ -130,11 +147,34 @@ fn serve(r: &mut ngx_http_request_t) -> Status {
     ) else {
         return status(NGX_HTTP_INTERNAL_SERVER_ERROR);
     };
+    let Some(ctx) = ctx::get_or_create(r) else {
+        return status(NGX_HTTP_INTERNAL_SERVER_ERROR);
+    };
+    if ctx.decision == Decision::Proxy {
+        // Back from a failed attempt through `error_page ... = @...`: try the next member.
+        return fallback::next_attempt(r, lc, ctx);
+    }
     let target = match resolve(r, lc) {
         Ok(t) => t,
-        Err(s) => return s,
+        Err(Refused::Status(s)) => {
+            ctx.decision = if s == status(NGX_HTTP_NOT_FOUND) {
+                Decision::NotFound
+            } else {
+                Decision::BadRequest
+            };
+            return s;
+        }
+        Err(Refused::OtherGroup { group, logical }) => {
+            let missing = fallback::Missing {
+                group: &group,
+                logical: &logical,
+                other_group: true,
+            };
+            return fallback::not_here(r, lc, ctx, missing);
+        }
     };
     if let Err(why) = token::check(r, &lc.token, &target.logical) {
+        ctx.decision = Decision::TokenRefused;
         log(
             r,
             NGX_LOG_INFO,
@@ -148,15 +188,32 @@ fn serve(r: &mut ngx_http_request_t) -> Status {
     }
     let (of, path) = match open_target(r, clcf, &target) {
         Ok(opened) => opened,
-        Err(s) => return s,
+        Err(s) if s == status(NGX_HTTP_NOT_FOUND) => {
+            let group = target.group.as_deref().unwrap_or_default();
+            let missing = fallback::Missing {
+                group,
+                logical: &target.logical,
+                other_group: false,
+            };
+            return fallback::not_here(r, lc, ctx, missing);
+        }
+        Err(s) => {
+            ctx.decision = Decision::BadRequest;
+            return s;
+        }
     };
+    ctx.decision = Decision::Local;
     r.set_root_tested(u32::from(r.error_page() == 0));
     if of.is_dir() != 0 || of.is_file() == 0 {
         let msg = format!("fastdfs: \"{}\" is not a regular file", show(&path));
         log(r, NGX_LOG_ERR, 0, &msg);
         return status(NGX_HTTP_NOT_FOUND);
     }
-    send_file(r, path, &of)
+    let extras = match response::Extras::from_request(r, lc, of.size) {
+        Ok(extras) => extras,
+        Err(s) => return s,
+    };
+    response::send_file(r, path, &of, &extras)
 }
 
 /// Answers a refused token with the configured file and 200, as fastdfs-nginx-module does; its
@@ -185,7 +242,7 @@ fn send_fail_file(
         },
         None => ngx_str_t::default(),
     };
-    send_file(r, path, &of)
+    response::send_file(r, path, &of, &response::Extras::default())
 }
 
 fn show(path: &ngx_str_t) -> std::borrow::Cow<'_, str> {
@@ -363,7 +420,7 @@ fn adopt_fd(
 }
 
 /// Copies NUL-terminated bytes into the request pool; the returned length excludes the NUL.
-fn copy_to_pool(r: &mut ngx_http_request_t, bytes_with_nul: &[u8]) -> Option<ngx_str_t> {
+pub(crate) fn copy_to_pool(r: &mut ngx_http_request_t, bytes_with_nul: &[u8]) -> Option<ngx_str_t> {
     // SAFETY: the pool lives as long as the request; we write exactly the allocated length.
     unsafe {
         let p = ngx_pnalloc(r.pool, bytes_with_nul.len()).cast::<u8>();
@@ -393,55 +450,4 @@ fn canonical_inside(data_dir: &[u8], path: &[u8]) -> Result<Vec<u8>, Option<i32>
     let mut out = real.as_os_str().as_bytes().to_vec();
     out.push(0);
     Ok(out)
-}
-
-fn send_file(r: &mut ngx_http_request_t, path: ngx_str_t, of: &ngx_open_file_info_t) -> Status {
-    // SAFETY: every call below is nginx API used as its static module uses it, on a live
-    // request; buffers come from the request pool and stay valid until the request is freed.
-    unsafe {
-        let rc = ngx_http_discard_request_body(r);
-        if rc != NGX_OK as ngx_int_t {
-            return rc;
-        }
-        (*(*r.connection).log).action = c"sending response to client".as_ptr().cast_mut();
-        r.headers_out.status = NGX_HTTP_OK as ngx_uint_t;
-        r.headers_out.content_length_n = of.size;
-        r.headers_out.last_modified_time = of.mtime;
-        if ngx_http_set_etag(r) != NGX_OK as ngx_int_t
-            || ngx_http_set_content_type(r) != NGX_OK as ngx_int_t
-        {
-            return status(NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-        r.set_allow_ranges(1);
-
-        // Allocate before sending the header: after it, a failure could not be reported.
-        let b = ngx_pcalloc(r.pool, mem::size_of::<ngx_buf_t>()).cast::<ngx_buf_t>();
-        let file = ngx_pcalloc(r.pool, mem::size_of::<ngx_file_t>()).cast::<ngx_file_t>();
-        let out = ngx_pcalloc(r.pool, mem::size_of::<ngx_chain_t>()).cast::<ngx_chain_t>();
-        if b.is_null() || file.is_null() || out.is_null() {
-            return status(NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
-        let rc = ngx_http_send_header(r);
-        if rc == NGX_ERROR as ngx_int_t || rc > NGX_OK as ngx_int_t || r.header_only() != 0 {
-            return rc;
-        }
-
-        let is_main = ptr::eq(r.main, r as *const ngx_http_request_t);
-        let b = &mut *b;
-        b.file_pos = 0;
-        b.file_last = of.size;
-        b.set_in_file(u32::from(of.size > 0));
-        b.set_last_buf(u32::from(is_main));
-        b.set_last_in_chain(1);
-        b.set_sync(u32::from(!(is_main || of.size > 0)));
-        (*file).fd = of.fd;
-        (*file).name = path;
-        (*file).log = (*r.connection).log;
-        (*file).set_directio(of.is_directio());
-        b.file = file;
-        (*out).buf = b;
-        (*out).next = ptr::null_mut();
-        ngx_http_output_filter(r, out)
-    }
 }

@@ -7,8 +7,13 @@
 
 mod beneath;
 mod conf;
+mod ctx;
+mod fallback;
 mod handler;
 mod memc;
+mod modconf;
+mod peers;
+mod response;
 mod token;
 
 use std::ffi::c_char;
@@ -16,7 +21,7 @@ use std::ptr;
 
 use ngx::ffi::{
     ngx_command_t, ngx_http_module_t, ngx_module_t, ngx_uint_t, NGX_CONF_FLAG, NGX_CONF_NOARGS,
-    NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET,
+    NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_CONF_TAKE23, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET,
     NGX_HTTP_MAIN_CONF, NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF,
 };
 use ngx::http::{HttpModule, HttpModuleLocationConf};
@@ -58,7 +63,7 @@ const fn command(
     }
 }
 
-static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 11] = [
+static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 18] = [
     command(
         ngx_string!("ngx_fastdfs_module"),
         NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
@@ -71,7 +76,7 @@ static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 11] = [
     ),
     command(
         ngx_string!("fastdfs_store_path"),
-        ANY_LEVEL | NGX_CONF_TAKE2,
+        ANY_LEVEL | NGX_CONF_TAKE23,
         conf::set_store_path,
     ),
     command(
@@ -109,11 +114,51 @@ static mut NGX_HTTP_FASTDFS_COMMANDS: [ngx_command_t; 11] = [
         ANY_LEVEL | NGX_CONF_TAKE2,
         token::set_bypass_header,
     ),
+    command(
+        ngx_string!("fastdfs_flv"),
+        ANY_LEVEL | NGX_CONF_FLAG,
+        conf::set_flv,
+    ),
+    command(
+        ngx_string!("fastdfs_flv_extension"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        conf::set_flv_extension,
+    ),
+    command(
+        ngx_string!("fastdfs_peer"),
+        ANY_LEVEL | NGX_CONF_TAKE23,
+        peers::set_peer,
+    ),
+    command(
+        ngx_string!("fastdfs_response_mode"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        peers::set_response_mode,
+    ),
+    command(
+        ngx_string!("fastdfs_sync_max_delay"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        peers::set_sync_max_delay,
+    ),
+    command(
+        ngx_string!("fastdfs_proxy_location"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        peers::set_proxy_location,
+    ),
+    command(
+        ngx_string!("fastdfs_conf"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        modconf::set_conf,
+    ),
     ngx_command_t::empty(),
 ];
 
+unsafe extern "C" fn preconfiguration(cf: *mut ngx::ffi::ngx_conf_t) -> ngx::ffi::ngx_int_t {
+    // SAFETY: nginx calls preconfiguration with a valid configuration.
+    unsafe { ctx::add_variables(cf) }
+}
+
 static NGX_HTTP_FASTDFS_MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
-    preconfiguration: None,
+    preconfiguration: Some(preconfiguration),
     postconfiguration: None,
     create_main_conf: None,
     init_main_conf: None,

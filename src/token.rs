@@ -192,7 +192,7 @@ pub fn check(
     check_token(policy, logical_name.as_bytes(), token, ts, now).map_err(|e| e.to_string())
 }
 
-fn arg<'r>(r: &'r ngx_http_request_t, name: &[u8]) -> Option<&'r [u8]> {
+pub(crate) fn arg<'r>(r: &'r ngx_http_request_t, name: &[u8]) -> Option<&'r [u8]> {
     let mut value = ngx_str_t::default();
     let rp = r as *const ngx_http_request_t as *mut ngx_http_request_t;
     // SAFETY: ngx_http_arg only reads the name and r->args, and points value into r->args.

@@ -10,7 +10,7 @@ use File::Basename qw(dirname);
 use lib dirname(abs_path(__FILE__)) . '/lib';
 
 use Test::More;
-use Test::Nginx::Harness::Client qw(build_request parse_more_headers parse_responses dechunk);
+use Test::Nginx::Harness::Client qw(build_request build_request_packets parse_more_headers parse_responses dechunk);
 use Test::Nginx::Harness::Util qw(expand_env parse_time);
 use Test::Nginx::Harness::Server;
 use Test::Nginx::Harness::Check;
@@ -47,6 +47,10 @@ is((build_request("GET /a\n", '', keepalive => 1))[0],
 is((build_request("HEAD /a\n", ''))[1], 'HEAD', 'method is reported');
 ok(!eval { build_request("GET / HTTP/1.1 extra\n", ''); 1 }, 'four tokens on the request line are rejected');
 like($@, qr/Bad request line/, '... with a clear message');
+is_deeply((build_request_packets(["POST /t\nab", { value => "cd", delay_before => 0.1 }], "X: 1\n"))[0],
+    [{ value => "POST /t HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX: 1\r\nContent-Length: 4\r\n\r\nab" },
+     { value => "cd", delay_before => 0.1 }],
+    'request packets: headers in the first, Content-Length over all');
 is_deeply([parse_more_headers("A:1\n  \n#x: y\nB :  2 \n")], [['A', '1'], ['B', '2']], 'parse_more_headers');
 
 # --- responses (spec 5.5)
@@ -119,6 +123,29 @@ like($conf, qr/\}\n\}\n\nPOST;\n\nevents \{\n    accept_mutex off;\n\n    worker
     'post_main_config, events, user');
 unlike($srv->gen_conf(workers => 1, master_process => 'off', log_level => 'info', port => 1, worker_connections => 1,
     no_root_location => 1, worker_user => undef), qr/location \//, 'no_root_location');
+
+# --- servroot layout and user_files on disk (spec 3, 5.3)
+{
+    require File::Temp;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $sr = Test::Nginx::Harness::Server->new(binary => 'nginx', servroot => "$dir/servroot");
+    $sr->setup_servroot;
+    is(Test::Nginx::Harness::Util::slurp("$dir/servroot/html/index.html"), 'It works!', 'index.html');
+    local $ENV{TEST_NGINX_UNIT_X} = 'expanded';
+    $sr->write_user_files(">>> a.txt 201501021030\n0123456789abcdef\n>>> d/b.txt\n\$TEST_NGINX_UNIT_X\n"
+        . ">>> $dir/abs.txt\nabs\n", {});
+    is(-s "$dir/servroot/html/a.txt", 17, 'user file keeps its trailing newline');
+    is((stat "$dir/servroot/html/a.txt")[9], 1420194600, 'user file mtime from the stamp');
+    is(Test::Nginx::Harness::Util::slurp("$dir/servroot/html/d/b.txt"), "expanded\n", 'content expanded, dirs created');
+    is(Test::Nginx::Harness::Util::slurp("$dir/abs.txt"), "abs\n", 'absolute path used as is');
+    mkdir "$dir/servroot/logs/keep";
+    $sr->setup_servroot;
+    ok(!-e "$dir/servroot/html/a.txt" && !-e "$dir/servroot/logs/keep", 'known directories are wiped');
+    Test::Nginx::Harness::Util::spew("$dir/servroot/precious", 'x');
+    ok(!eval { $sr->setup_servroot; 1 }, 'an unknown file in the servroot stops the run');
+    like($@, qr/not empty\?/, '... saying so');
+    ok(-e "$dir/servroot/precious", '... and the file survives');
+}
 
 # --- response_headers lines (spec 5.6.3)
 is_deeply(Test::Nginx::Harness::Check::_parse_header_lines("  X-A : 1 \n!X-B\nX-C:\nX-A: 2\nD: a: b\n"),

@@ -4,7 +4,7 @@
 #![no_main]
 
 use fdfs_proto::common::{Empty, FileRef, GroupName};
-use fdfs_proto::frame::{decode_frame, Header, Limits, Progress};
+use fdfs_proto::frame::{decode_frame, decode_response_frame, Header, Limits, Progress};
 use fdfs_proto::storage::*;
 use fdfs_proto::tracker::*;
 use fdfs_proto::{Body, HeadProgress, IpWidth, Streamed};
@@ -45,7 +45,25 @@ fn streamed<T: Streamed + PartialEq + std::fmt::Debug>(h: &Header, body: &[u8]) 
     }
 }
 
+fn requests(h: &Header, b: &[u8]) {
+    if let Ok(r) = TrackerRequest::decode(h, b) {
+        let p = r.packet();
+        let h2 = Header::decode(p[..10].try_into().unwrap()).unwrap();
+        assert_eq!(TrackerRequest::decode(&h2, &p[10..]).as_ref(), Ok(&r));
+    }
+    let limits = Limits { max_body_len: 1024 };
+    if let Ok(HeadProgress::Complete { head, .. }) = StorageRequest::decode_head(h, b, &limits) {
+        let p = head.head_packet();
+        let h2 = Header::decode(p[..10].try_into().unwrap()).unwrap();
+        match StorageRequest::decode_head(&h2, &p[10..], &limits) {
+            Ok(HeadProgress::Complete { head: again, .. }) => assert_eq!(again, head),
+            other => panic!("re-encoded {head:?} decodes as {other:?}"),
+        }
+    }
+}
+
 fn all(h: &Header, b: &[u8]) {
+    requests(h, b);
     whole::<Empty>(b);
     whole::<GroupName>(b);
     whole::<FileRef>(b);
@@ -57,6 +75,8 @@ fn all(h: &Header, b: &[u8]) {
     whole::<GroupStats>(b);
     whole::<ListStorages>(b);
     whole::<StorageStats>(b);
+    whole::<GroupStatsV5>(b);
+    whole::<StorageStatsV5>(b);
     whole::<JoinRequest>(b);
     whole::<JoinResponse>(b);
     whole::<Beat>(b);
@@ -81,6 +101,9 @@ fn all(h: &Header, b: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits { max_body_len: 4096 };
+    if let Ok(Progress::Complete(f)) = decode_response_frame(data, &limits) {
+        assert!(f.len() <= data.len());
+    }
     let mut rest = data;
     loop {
         match decode_frame(rest, &limits) {

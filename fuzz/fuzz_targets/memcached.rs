@@ -5,12 +5,12 @@
 #![no_main]
 
 use fdfs_proto::memcached::{
-    parse_request, Action, Limits, Parsed, RequestDecoder, ResponseParser,
+    parse_request, Action, Head, Limits, Parsed, RequestDecoder, ResponseParser,
 };
 use libfuzzer_sys::fuzz_target;
 
-/// Decodes everything in `chunks` (fed one after the other) and returns
-/// the events as text with the absolute offsets at which they ended.
+/// Decodes `input`, fed as two pieces cut at `split`, and returns the
+/// events as text with the absolute offsets at which they ended.
 fn decode_all(input: &[u8], split: usize) -> Vec<String> {
     let limits = Limits::memcached();
     let mut dec = RequestDecoder::new(limits.clone());
@@ -58,6 +58,46 @@ fn decode_all(input: &[u8], split: usize) -> Vec<String> {
     events
 }
 
+/// The same as [`decode_all`] on the whole input, but taking data blocks
+/// the streaming way (`decode_head`, the caller moves the bytes).
+fn decode_streaming(input: &[u8]) -> Vec<String> {
+    let mut dec = RequestDecoder::new(Limits::memcached());
+    let mut events = Vec::new();
+    let mut start = 0;
+    loop {
+        match dec.decode_head(&input[start..]) {
+            Head::Data(pd) => {
+                let begin = start + pd.consumed;
+                let end = begin + pd.data_len;
+                if input.len() < end + 2 {
+                    return events;
+                }
+                start = end + 2;
+                match pd.check_trailer([input[end], input[end + 1]]) {
+                    Ok(()) => {
+                        let request = pd.with_data(&input[begin..end]);
+                        events.push(format!("{start} {request:?}"));
+                    }
+                    Err(error) => events.push(format!("{start} {error:?}")),
+                }
+            }
+            Head::Done(Parsed::Incomplete) => return events,
+            Head::Done(Parsed::Swallowed { consumed }) => start += consumed,
+            Head::Done(Parsed::Request { request, consumed }) => {
+                start += consumed;
+                events.push(format!("{start} {request:?}"));
+            }
+            Head::Done(Parsed::Error { error, consumed }) => {
+                start += consumed;
+                events.push(format!("{start} {error:?}"));
+                if error.action == Action::Close {
+                    return events;
+                }
+            }
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     // The first byte chooses where to split the rest.
     let Some((&cut, input)) = data.split_first() else {
@@ -72,6 +112,7 @@ fuzz_target!(|data: &[u8]| {
     if short_lines {
         assert_eq!(whole, pieces);
     }
+    assert_eq!(whole, decode_streaming(input));
 
     let parser = ResponseParser::new();
     let mut pos = 0;

@@ -50,6 +50,16 @@ http {
         location /group1/ { ngx_fastdfs_module; }
         location /plain/ { root $work/plain; }
     }
+    server {
+        listen 127.0.0.1:$((port + 1));
+        fastdfs_group group1;
+        fastdfs_store_path 0 $work/store;
+        fastdfs_url_have_group_name on;
+        fastdfs_token on;
+        fastdfs_token_secret bench-secret;
+        fastdfs_token_ttl 1d;
+        location /group1/ { ngx_fastdfs_module; }
+    }
 }
 CONF
 /usr/sbin/nginx -t -p "$work" -c "$work/conf/nginx.conf" -e "$work/logs/error.log" 2>&1 | tail -1
@@ -71,21 +81,27 @@ out=$work/section.md
   echo "$(date -u +%F), $(/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: //'), 1 worker, sendfile on, open_file_cache off,"
   echo "wrk 1 thread / $conns connections on the same 2-core machine, keep-alive. Median of $rounds alternating rounds."
   echo
-  echo "| file | module req/s | plain root req/s | ratio |"
-  echo "|---|---:|---:|---:|"
+  echo "| file | module req/s | module + tokens req/s | plain root req/s | ratio | ratio with tokens |"
+  echo "|---|---:|---:|---:|---:|---:|"
 } >"$out"
 
 for size in 10k 200k; do
   name=$n10; [ $size = 200k ] && name=$n200
-  mod=(); plain=()
+  ts=$(date +%s)
+  token=$(printf '%s' "M00/00/00/${name}bench-secret$ts" | md5sum | cut -d' ' -f1)
+  token_url="http://127.0.0.1:$((port + 1))/group1/M00/00/00/$name?token=$token&ts=$ts"
+  curl -fs -o /dev/null "$token_url" || { echo "token URL refused" >&2; exit 1; }
+  mod=(); tok=(); plain=()
   for _ in $(seq "$rounds"); do
     mod+=("$(wrk_rps "http://127.0.0.1:$port/group1/M00/00/00/$name" -t1 -c"$conns" -d"$duration")")
+    tok+=("$(wrk_rps "$token_url" -t1 -c"$conns" -d"$duration")")
     plain+=("$(wrk_rps "http://127.0.0.1:$port/plain/group1/M00/00/00/$name" -t1 -c"$conns" -d"$duration")")
   done
-  m=$(median "${mod[@]}"); p=$(median "${plain[@]}")
+  m=$(median "${mod[@]}"); t=$(median "${tok[@]}"); p=$(median "${plain[@]}")
   ratio=$(awk -v a="$m" -v b="$p" 'BEGIN {printf "%.3f", a / b}')
-  echo "$size: module ${mod[*]} | plain ${plain[*]} | ratio $ratio"
-  echo "| $size | $m | $p | $ratio |" >>"$out"
+  tratio=$(awk -v a="$t" -v b="$p" 'BEGIN {printf "%.3f", a / b}')
+  echo "$size: module ${mod[*]} | tokens ${tok[*]} | plain ${plain[*]} | ratio $ratio / $tratio"
+  echo "| $size | $m | $t | $p | $ratio | $tratio |" >>"$out"
 done
 
 replace_section static "$out"

@@ -5,7 +5,7 @@ use std::mem;
 use std::ptr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fdfs_proto::memcached::nginx::{check_url_key, escape_key};
+use fdfs_proto::memcached::nginx::escape_url_key;
 use fdfs_proto::memcached::KeyError;
 use ngx::ffi::{
     ngx_buf_tag_t, ngx_chain_t, ngx_http_complex_value, ngx_http_discard_request_body,
@@ -180,9 +180,9 @@ fn escaped_key(r: &mut ngx_http_request_t, lc: &LocConf) -> Result<ngx_str_t, u3
         }
         v
     };
-    let raw = ffi::bytes(&raw);
-    match check_url_key(raw, lc.max_key_len) {
-        Ok(_) => {}
+    let mut escaped = Vec::new();
+    match escape_url_key(ffi::bytes(&raw), lc.max_key_len, &mut escaped) {
+        Ok(()) => {}
         Err(KeyError::Empty) => {
             log(r, NGX_LOG_ERR, 0, "memc_store: the key is empty");
             return Err(NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -192,8 +192,6 @@ fn escaped_key(r: &mut ngx_http_request_t, lc: &LocConf) -> Result<ngx_str_t, u3
             return Err(NGX_HTTP_BAD_REQUEST);
         }
     }
-    let mut escaped = Vec::new();
-    escape_key(raw, &mut escaped);
     ffi::pool_str(r, &escaped).ok_or(NGX_HTTP_INTERNAL_SERVER_ERROR)
 }
 

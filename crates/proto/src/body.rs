@@ -78,6 +78,24 @@ impl BodyError {
     }
 }
 
+/// Why a request could not be typed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RequestError {
+    /// A command this side does not implement.
+    #[error("unknown command {0}")]
+    UnknownCommand(u8),
+    /// The body does not fit the command's layout.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+}
+
+impl RequestError {
+    /// The status a server answers with: EINVAL for both, as FastDFS does.
+    pub const fn status(&self) -> u8 {
+        crate::status::EINVAL
+    }
+}
+
 /// A body that is always read whole (bounded by [`crate::frame::Limits`]).
 pub trait Body: Sized {
     /// Appends the body. `ip` matters only for messages with IP fields.
@@ -90,6 +108,20 @@ pub trait Body: Sized {
     fn to_bytes(&self, ip: IpWidth) -> Vec<u8> {
         let mut v = Vec::new();
         self.encode(ip, &mut v);
+        v
+    }
+
+    /// Header + body in one buffer, ready for a single write (requests: `status` 0 or flags;
+    /// responses: `cmd` = [`crate::cmd::RESP`]).
+    fn packet(&self, cmd: u8, status: u8, ip: IpWidth) -> Vec<u8> {
+        let mut v = vec![0u8; crate::frame::HEADER_LEN];
+        self.encode(ip, &mut v);
+        let h = Header {
+            pkg_len: (v.len() - crate::frame::HEADER_LEN) as u64,
+            cmd,
+            status,
+        };
+        v[..crate::frame::HEADER_LEN].copy_from_slice(&h.encode());
         v
     }
 }

@@ -1,7 +1,7 @@
 //! Bodies shared by many commands.
 
 use crate::body::{Body, BodyError, IpWidth};
-use crate::wire::{put_fixed, put_u64, Reader, GROUP, NAME_MAX, NAME_MIN};
+use crate::wire::{put_fixed, put_u64, Reader, GROUP, ID, NAME_MAX, NAME_MIN};
 
 /// An empty body: requests 101, 106, 91, 75, 87, 111, 82; every header-only response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,6 +41,31 @@ impl Body for GroupName {
         }
         let group = Reader::new(body, "group name").fixed_str("group_name", GROUP)?;
         Ok(GroupName { group })
+    }
+}
+
+/// A storage id alone: request 9 (REPORT_SERVER_ID, storage → storage before syncing).
+///
+/// | off | size | field |
+/// |---|---|---|
+/// | 0 | 16 | storage id, NUL-padded |
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerId {
+    /// Storage id (or IP when ids are not used).
+    pub id: String,
+}
+
+impl Body for ServerId {
+    fn encode(&self, _ip: IpWidth, out: &mut Vec<u8>) {
+        put_fixed(out, &self.id, ID);
+    }
+
+    fn decode(body: &[u8]) -> Result<Self, BodyError> {
+        if body.len() != ID {
+            return Err(BodyError::len("server id", body.len(), "16"));
+        }
+        let id = Reader::new(body, "server id").fixed_str("storage_id", ID)?;
+        Ok(ServerId { id })
     }
 }
 

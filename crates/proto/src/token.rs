@@ -9,6 +9,17 @@
 //! - `ts = 0` ("never expires") is accepted only when [`TokenPolicy::allow_never_expiring`] is set;
 //! - `ts` must be a plain decimal number (C's `atoi` turns garbage into 0, i.e. "never expires");
 //! - optionally, timestamps too far in the future are refused (C accepts them forever-ish).
+//!
+//! ```
+//! use fdfs_proto::token::{check_token, gen_token, TokenError, TokenPolicy};
+//!
+//! let name = b"M00/00/00/wKjzh0_xaR6AEjRWAAAADg4Qul0042.txt";
+//! let token = gen_token(name, b"FastDFS1234567890", 1_700_000_000);
+//! assert_eq!(&token, b"df69278afbabf899460724595b91fe6a");
+//! let policy = TokenPolicy::new("FastDFS1234567890", 900);
+//! assert_eq!(check_token(&policy, name, &token, b"1700000000", 1_700_000_900), Ok(()));
+//! assert_eq!(check_token(&policy, name, &token, b"1700000000", 1_700_000_901), Err(TokenError::Expired));
+//! ```
 
 use md5::{Digest, Md5};
 use thiserror::Error;

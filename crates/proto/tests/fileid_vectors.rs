@@ -5,8 +5,8 @@ mod common;
 
 use common::{hex, load, unhex};
 use fdfs_proto::fileid::{
-    encode_raw, logical_name, masked_size, parse_file_id, parse_logical_name, slave_name, FileType,
-    SizeKind, Source,
+    encode_raw, logical_name, masked_size, parse_file_id, parse_logical_name, slave_name, Crc32,
+    FileType, SizeKind, Source,
 };
 use serde_json::Value;
 
@@ -119,6 +119,23 @@ fn records_decode_and_reencode() {
         let content = r.get("content_at_upload").unwrap_or(&r["content"]);
         if r["kind"] == "normal" {
             assert_eq!(dec.size(), content["size"].as_u64(), "{file_id}");
+        }
+        // CRC and size of the real sample file (the appender's ID keeps the upload-time CRC).
+        let sample = common::testdata_dir().join(r["sample_file"].as_str().unwrap());
+        let bytes = std::fs::read(&sample).unwrap();
+        let mut streamed = Crc32::new();
+        bytes.chunks(7).for_each(|c| streamed.update(c));
+        let crc = streamed.finalize();
+        assert_eq!(crc, Crc32::checksum(&bytes));
+        if r["kind"] == "normal" || r["kind"] == "slave" {
+            assert_eq!(
+                format!("{crc:08x}"),
+                r["content"]["crc32_hex"].as_str().unwrap()
+            );
+        }
+        if r["kind"] == "normal" {
+            assert_eq!(crc, dec.crc32, "{file_id}");
+            assert_eq!(dec.size(), Some(bytes.len() as u64));
         }
         if r["kind"] != "slave" {
             assert_eq!(

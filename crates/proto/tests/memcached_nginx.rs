@@ -1,32 +1,59 @@
-//! `memcached::nginx`: the key escaping against what stock nginx 1.22.1 put on the wire in the
-//! golden transcripts, and properties of escaping, the key check and the 304 decision.
+//! The memcached traffic of stock nginx 1.22.1 (`memcached_pass`) from
+//! `shared/testdata/nginx-memcached-module-transcripts.json`, through the
+//! codec: nginx's key escaping, the server-side parse of what nginx sent
+//! (including memcached's exact error for long keys) and the streaming
+//! client-side parse of what memcached answered, against nginx's verdict.
 
-mod common;
+use std::path::PathBuf;
 
-use fdfs_proto::memcached::nginx::{
-    check_url_key, escape_key, escaped_len, etag_list_matches, is_not_modified, value_etag,
-    IfModifiedSince,
+use fdfs_proto::memcached::{
+    nginx_escape_key, parse_request, Limits, Parsed, ReplyLine, Request, ResponseParser,
+    RetrievalCommand,
 };
-use fdfs_proto::memcached::KeyError;
-use proptest::prelude::*;
+use serde_json::Value as Json;
 
-fn escaped(key: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    escape_key(key, &mut out);
-    out
+fn testdata() -> PathBuf {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        for cand in [dir.join("shared/testdata"), dir.join("../shared/testdata")] {
+            if cand
+                .join("nginx-memcached-module-transcripts.json")
+                .is_file()
+            {
+                return cand;
+            }
+        }
+        assert!(
+            dir.pop(),
+            "shared/testdata not found above CARGO_MANIFEST_DIR"
+        );
+    }
 }
 
-/// nginx's `$uri` for the request paths of the transcripts: the path without the query,
-/// percent-decoded (none of them needs nginx's dot-segment normalisation).
-fn uri_of(request_line: &str) -> Vec<u8> {
-    let target = request_line.split(' ').nth(1).expect("request target");
-    let path = target.split('?').next().unwrap_or_default().as_bytes();
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn latin1(s: &str) -> Vec<u8> {
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect()
+}
+
+/// nginx's `$uri`: the path without the query, percent-decoded.
+fn uri_of(request: &[u8]) -> Vec<u8> {
+    let line_end = request.iter().position(|&b| b == b'\r').unwrap();
+    let target = request[..line_end].split(|&b| b == b' ').nth(1).unwrap();
+    let path = target.split(|&b| b == b'?').next().unwrap();
     let mut out = Vec::new();
     let mut i = 0;
     while i < path.len() {
-        if path[i] == b'%' && i + 3 <= path.len() {
-            let hex = std::str::from_utf8(&path[i + 1..i + 3]).expect("ascii");
-            out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
+        if path[i] == b'%' && i + 2 < path.len() {
+            let hex = std::str::from_utf8(&path[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
             i += 3;
         } else {
             out.push(path[i]);
@@ -37,102 +64,84 @@ fn uri_of(request_line: &str) -> Vec<u8> {
 }
 
 #[test]
-fn escaping_matches_stock_nginx_on_the_wire() {
-    let doc = common::load("nginx-memcached-module-transcripts.json");
-    let mut checked = 0;
-    for case in doc["cases"].as_array().expect("cases") {
-        let request = case["request"].as_str().expect("request");
-        let line = request.split("\r\n").next().expect("request line");
-        for up in case["upstream"].as_array().expect("upstream") {
-            let Some(sent) = up["sent_to_memcached"].as_str().filter(|s| !s.is_empty()) else {
+fn nginx_memcached_exchanges_go_through_the_codec() {
+    let path = testdata().join("nginx-memcached-module-transcripts.json");
+    let doc: Json = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let parser = ResponseParser::new();
+    let mut exchanges = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let status: u16 = case["status_line"].as_str().unwrap()[9..12]
+            .parse()
+            .unwrap();
+        let head = case["request"].as_str().unwrap().starts_with("HEAD ");
+        for up in case["upstream"].as_array().unwrap() {
+            if up["connection_refused"].as_bool() == Some(true) {
+                assert_eq!(status, 502, "{name}");
                 continue;
-            };
-            // JSON strings map one byte to one code point (latin-1).
-            let sent: Vec<u8> = sent.chars().map(|c| c as u32 as u8).collect();
-            let key = sent
-                .strip_prefix(b"get ")
-                .and_then(|k| k.strip_suffix(b"\r\n"))
-                .expect("get <key>");
-            assert_eq!(escaped(&uri_of(line)), key, "{line}");
-            checked += 1;
+            }
+            exchanges += 1;
+            let sent = unhex(up["sent_to_memcached_hex"].as_str().unwrap());
+            let got = unhex(up["received_from_memcached_hex"].as_str().unwrap());
+
+            // nginx escapes $uri into the key it sends.
+            let mut want = b"get ".to_vec();
+            nginx_escape_key(
+                &uri_of(&latin1(case["request"].as_str().unwrap())),
+                &mut want,
+            );
+            want.extend_from_slice(b"\r\n");
+            assert_eq!(sent, want, "{name}: key escaping");
+
+            match parse_request(&sent, &Limits::memcached()) {
+                Parsed::Request {
+                    request: Request::Retrieval { command, keys, .. },
+                    consumed,
+                } => {
+                    assert_eq!(
+                        (command, keys.len(), consumed),
+                        (RetrievalCommand::Get, 1, sent.len())
+                    );
+                    let key = keys[0];
+                    // Stream like nginx: header line, body moved by the caller, trailer.
+                    let (line, used) = parser.parse_line(&got).unwrap().unwrap();
+                    match line {
+                        ReplyLine::Value {
+                            key: k, len, cas, ..
+                        } => {
+                            assert_eq!((k, cas), (key, None), "{name}");
+                            assert!(status == 200 || status == 206, "{name}");
+                            let body = &got[used..used + len];
+                            let want_body = unhex(case["body_hex"].as_str().unwrap());
+                            if status == 200 && !head {
+                                assert_eq!(body, &want_body[..], "{name}");
+                            }
+                            let t = parser.parse_trailer(&got[used + len..]).unwrap().unwrap();
+                            let (end, rest) =
+                                parser.parse_line(&got[used + len + t..]).unwrap().unwrap();
+                            assert_eq!((end, used + len + t + rest), (ReplyLine::End, got.len()));
+                        }
+                        ReplyLine::End => assert_eq!((status, used), (404, got.len()), "{name}"),
+                        other => panic!("{name}: {other:?}"),
+                    }
+                }
+                Parsed::Error { error, consumed } => {
+                    // memcached refused the key; nginx turns that into 502.
+                    assert_eq!((error.reply, consumed), (&got[..], sent.len()), "{name}");
+                    let (line, _) = parser.parse_line(&got).unwrap().unwrap();
+                    assert!(matches!(line, ReplyLine::ClientError(_)));
+                    assert_eq!(status, 502, "{name}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
         }
     }
-    assert!(checked >= 20, "only {checked} exchanges checked");
+    assert_eq!(exchanges, 20);
 }
 
 #[test]
-fn stock_limits_of_the_transcripts() {
-    // 250-byte key: memcached answered; 251 and 300: CLIENT_ERROR (502). We refuse them first.
-    assert_eq!(check_url_key(&[b'k'; 250], 250), Ok(250));
-    assert_eq!(
-        check_url_key(&[b'k'; 251], 250),
-        Err(KeyError::TooLong { len: 251, max: 250 })
-    );
-}
-
-fn unescape(e: &[u8]) -> Vec<u8> {
+fn nginx_escaping_rule() {
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < e.len() {
-        if e[i] == b'%' {
-            let hex = std::str::from_utf8(&e[i + 1..i + 3]).unwrap();
-            out.push(u8::from_str_radix(hex, 16).unwrap());
-            i += 3;
-        } else {
-            out.push(e[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-proptest! {
-    #[test]
-    fn escape_is_reversible_and_wire_safe(key in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let e = escaped(&key);
-        prop_assert_eq!(e.len(), escaped_len(&key));
-        prop_assert_eq!(unescape(&e), key.clone());
-        prop_assert!(e.iter().all(|&b| b > b' '));
-        for (i, _) in e.iter().enumerate().filter(|(_, &b)| b == b'%') {
-            prop_assert!(e[i + 1..i + 3].iter().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b)));
-        }
-        if key.iter().all(|&b| b > b' ' && b != b'%') {
-            prop_assert_eq!(&e, &key);
-        }
-    }
-
-    #[test]
-    fn key_check_agrees_with_escaping(key in proptest::collection::vec(any::<u8>(), 0..300), max in 1usize..400) {
-        match check_url_key(&key, max) {
-            Ok(len) => {
-                prop_assert_eq!(len, escaped(&key).len());
-                prop_assert!(len <= max);
-                prop_assert!(!key.iter().any(|&b| b < 0x20 || b == 0x7f));
-            }
-            Err(KeyError::Empty) => prop_assert!(key.is_empty()),
-            Err(KeyError::BadByte { byte, offset }) => {
-                prop_assert_eq!(key[offset], byte);
-                prop_assert!(byte < 0x20 || byte == 0x7f);
-            }
-            Err(KeyError::TooLong { len, .. }) => prop_assert!(len > max),
-        }
-    }
-
-    #[test]
-    fn own_etag_always_matches_itself(size in any::<u64>(), cas in any::<u64>(), other in any::<u64>()) {
-        let tag = value_etag(size, cas);
-        prop_assert!(etag_list_matches(tag.as_bytes(), Some(tag.as_bytes())));
-        let list = format!("{}, W/{tag}", value_etag(size, other ^ cas ^ 1));
-        prop_assert!(etag_list_matches(list.as_bytes(), Some(tag.as_bytes())));
-        prop_assert!(is_not_modified(Some(tag.as_bytes()), None, IfModifiedSince::Exact, Some(tag.as_bytes()), None));
-        if other != cas {
-            let stale = value_etag(size, other);
-            prop_assert!(!etag_list_matches(stale.as_bytes(), Some(tag.as_bytes())));
-        }
-    }
-
-    #[test]
-    fn etag_matching_never_panics(header in proptest::collection::vec(any::<u8>(), 0..80), tag in proptest::collection::vec(any::<u8>(), 0..20)) {
-        let _ = etag_list_matches(&header, Some(&tag));
-    }
+    nginx_escape_key(b"/a b%c\n\x1f\x7f\xc3\xa9/x", &mut out);
+    assert_eq!(out, b"/a%20b%25c%0A%1F\x7f\xc3\xa9/x");
 }

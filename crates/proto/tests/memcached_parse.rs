@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use fdfs_proto::memcached::{
-    parse_request, Action, ArithCommand, ErrorKind, Limits, MetaCommand, Parsed, ProtocolError,
-    Request, RequestDecoder, RetrievalCommand, StorageCommand, ValueLimit,
+    parse_request, Action, ArithCommand, ErrorKind, Limits, MetaCommand, MetaFlag, MetaRequest,
+    Parsed, ProtocolError, Request, RequestDecoder, RetrievalCommand, StorageCommand, ValueLimit,
 };
 
 fn req(input: &[u8]) -> (Request<'_>, usize) {
@@ -419,6 +419,15 @@ fn meta_requests() {
     assert!(
         matches!(req(b"mn extra\r\n").0, Request::Meta(ref m) if m.command == MetaCommand::Noop)
     );
+    assert_eq!(req(b"mn\r\n").0.key(), None);
+    // What the nginx module sends for a HEAD: size, flags, cas, TTL, no value.
+    let head = MetaRequest {
+        command: MetaCommand::Get,
+        key: Cow::Borrowed(&b"/img/a.jpg"[..]),
+        flags: b"sfct".iter().map(|&f| MetaFlag::bare(f)).collect(),
+        data: None,
+    };
+    assert_eq!(Request::Meta(head).to_bytes(), b"mg /img/a.jpg s f c t\r\n");
     assert!(matches!(req(b"me k\r\n").0, Request::Meta(ref m) if m.command == MetaCommand::Debug));
 
     let cases: &[(&[u8], &str)] = &[

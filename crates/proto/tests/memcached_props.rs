@@ -5,9 +5,9 @@
 use std::borrow::Cow;
 
 use fdfs_proto::memcached::{
-    parse_request, Action, ArithCommand, Limits, MetaCommand, MetaFlag, MetaReply, MetaRequest,
-    MetaStatus, Parsed, ReplyLine, Request, RequestDecoder, Response, ResponseParser,
-    RetrievalCommand, StorageCommand, Value,
+    parse_request, Action, ArithCommand, Head, Limits, MetaCommand, MetaFlag, MetaReply,
+    MetaRequest, MetaStatus, Parsed, PendingData, ReplyLine, Request, RequestDecoder, Response,
+    ResponseParser, RetrievalCommand, StorageCommand, Value,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -336,6 +336,69 @@ fn events(input: &[u8], cuts: &[usize]) -> Vec<String> {
     out
 }
 
+/// Like [`events`], but storage data is consumed by the caller after
+/// [`RequestDecoder::decode_head`], the way a server streaming to disk would.
+fn events_streaming(input: &[u8], cuts: &[usize]) -> Vec<String> {
+    let mut dec = RequestDecoder::new(Limits::memcached());
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut fed = 0;
+    // A data block being read: the pending request and the bytes so far.
+    let mut reading: Option<(PendingData<'_>, Vec<u8>)> = None;
+    let mut ends: Vec<usize> = cuts.iter().copied().filter(|&c| c < input.len()).collect();
+    ends.sort_unstable();
+    ends.push(input.len());
+    for end in ends {
+        if end <= fed {
+            continue;
+        }
+        fed = end;
+        loop {
+            if let Some((pd, acc)) = reading.as_mut() {
+                let want = pd.data_len + 2 - acc.len();
+                let take = want.min(fed - start);
+                acc.extend_from_slice(&input[start..start + take]);
+                start += take;
+                if acc.len() < pd.data_len + 2 {
+                    break;
+                }
+                let Some((pd, acc)) = reading.take() else {
+                    unreachable!()
+                };
+                let trailer = [acc[pd.data_len], acc[pd.data_len + 1]];
+                match pd.check_trailer(trailer) {
+                    Ok(()) => {
+                        let data = &acc[..pd.data_len];
+                        out.push(format!("{start} {:?}", pd.with_data(data)));
+                    }
+                    Err(error) => out.push(format!("{start} {error:?}")),
+                }
+                continue;
+            }
+            match dec.decode_head(&input[start..fed]) {
+                Head::Data(pd) => {
+                    start += pd.consumed;
+                    reading = Some((pd, Vec::new()));
+                }
+                Head::Done(Parsed::Incomplete) => break,
+                Head::Done(Parsed::Swallowed { consumed }) => start += consumed,
+                Head::Done(Parsed::Request { request, consumed }) => {
+                    start += consumed;
+                    out.push(format!("{start} {request:?}"));
+                }
+                Head::Done(Parsed::Error { error, consumed }) => {
+                    start += consumed;
+                    out.push(format!("{start} {error:?}"));
+                    if error.action == Action::Close {
+                        return out;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 fn meta_reply() -> impl Strategy<Value = MetaReply<'static>> {
     let status = prop_oneof![
         Just(MetaStatus::Header),
@@ -487,6 +550,11 @@ proptest! {
         prop_assert_eq!(&whole, &split);
         let bytewise: Vec<usize> = (1..input.len()).collect();
         prop_assert_eq!(&whole, &events(&input, &bytewise));
+    }
+
+    #[test]
+    fn streaming_data_equals_buffered(input in stream(), cuts in vec(0usize..4096, 0..12)) {
+        prop_assert_eq!(events(&input, &[]), events_streaming(&input, &cuts));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::fields::{compare, Fields};
 use common::{hex, load, unhex};
 use fdfs_proto::cmd;
 use fdfs_proto::common::{Empty, FileRef, GroupName};
@@ -18,66 +19,7 @@ use fdfs_proto::tracker::{
     StoreTargets,
 };
 use fdfs_proto::{Body, BodyError, HeadProgress, IpWidth, Streamed};
-use serde_json::{json, Value};
-
-/// Decoded fields in the JSON naming, in wire order.
-#[derive(Default)]
-struct Fields(Vec<(String, Value)>);
-
-impl Fields {
-    fn s(&mut self, n: &str, v: &str) -> &mut Self {
-        self.0.push((n.into(), json!(v)));
-        self
-    }
-    fn n(&mut self, n: &str, v: impl Into<i128>) -> &mut Self {
-        let v: i128 = v.into();
-        let j = if v < 0 {
-            json!(v as i64)
-        } else {
-            json!(v as u64)
-        };
-        self.0.push((n.into(), j));
-        self
-    }
-    fn b(&mut self, n: &str, v: &[u8]) -> &mut Self {
-        self.0.push((n.into(), json!(hex(v))));
-        self
-    }
-    fn meta(&mut self, n: &str, m: &Metadata) -> &mut Self {
-        let recs: Vec<Value> =
-            m.0.iter()
-                .map(|i| {
-                    json!([
-                        String::from_utf8(i.name.clone()).unwrap(),
-                        String::from_utf8(i.value.clone()).unwrap()
-                    ])
-                })
-                .collect();
-        self.0.push((n.into(), Value::Array(recs)));
-        self
-    }
-}
-
-/// Compares our fields with the capture's, in both directions.
-fn compare(id: &str, ours: &Fields, theirs: &Value) {
-    let theirs = theirs.as_array().unwrap();
-    assert_eq!(
-        ours.0.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-        theirs
-            .iter()
-            .map(|f| f["name"].as_str().unwrap())
-            .collect::<Vec<_>>(),
-        "{id}: field names"
-    );
-    for ((name, v), f) in ours.0.iter().zip(theirs) {
-        let want = match f["type"].as_str().unwrap() {
-            "bytes" if f.get("records").is_some() => f["records"].clone(),
-            "bytes" => f["hex"].clone(),
-            _ => f["value"].clone(),
-        };
-        assert_eq!(v, &want, "{id}: field {name}");
-    }
-}
+use serde_json::Value;
 
 /// Decodes a streamed request from the whole body, checking the incremental contract too.
 fn streamed<T: Streamed + PartialEq + std::fmt::Debug>(
@@ -470,4 +412,65 @@ fn status_byte_carries_file_info_flags() {
         assert!(h.status & (status::FINFO_FLAG_NO_CRC32 | status::FINFO_FLAG_KEEP_SILENCE) != 0);
         FileRef::decode(&body).unwrap();
     }
+}
+
+#[test]
+fn request_enums_type_every_captured_request() {
+    use fdfs_proto::storage::StorageRequest;
+    use fdfs_proto::tracker::TrackerRequest;
+    let v = load("fastdfs-packets.json");
+    let (mut tracker, mut storage) = (0, 0);
+    for e in v["exchanges"].as_array().unwrap() {
+        let id = e["id"].as_str().unwrap();
+        let (h, body) = frame_of(id, &e["request"]);
+        let mut wire = h.encode().to_vec();
+        wire.extend_from_slice(&body);
+        let refused = e["response"]["header"]["status"] == status::EINVAL;
+        match e["connection"]["server"].as_str().unwrap() {
+            "tracker" => match TrackerRequest::decode(&h, &body) {
+                Ok(r) => {
+                    assert_eq!(r.cmd(), h.cmd);
+                    assert_eq!(r.packet(), wire, "{id}");
+                    tracker += 1;
+                }
+                Err(err) => assert!(refused, "{id}: {err}"),
+            },
+            "storage" => {
+                // Feed the body a byte at a time as a socket would.
+                let mut got = None;
+                for n in 0..=body.len() {
+                    match StorageRequest::decode_head(&h, &body[..n], &Limits::STORAGE) {
+                        Ok(HeadProgress::NeedBytes(k)) => assert!(k > n, "{id}"),
+                        Ok(HeadProgress::Complete {
+                            head,
+                            head_len,
+                            content_len,
+                        }) => {
+                            got = Some(Ok((head, head_len, content_len)));
+                            break;
+                        }
+                        Err(err) => {
+                            got = Some(Err(err));
+                            break;
+                        }
+                    }
+                }
+                match got.expect("decoder never completed") {
+                    Ok((r, head_len, content_len)) => {
+                        assert_eq!(r.cmd(), h.cmd);
+                        assert_eq!(head_len as u64 + content_len, h.pkg_len);
+                        assert_eq!(r.head_packet(), wire[..HEADER_LEN + head_len], "{id}");
+                        storage += 1;
+                    }
+                    Err(err) => {
+                        assert!(refused, "{id}: {err}");
+                        assert_eq!(err.status(), status::EINVAL);
+                    }
+                }
+            }
+            s => panic!("{s}"),
+        }
+    }
+    eprintln!("typed tracker requests {tracker}, storage requests {storage}");
+    assert_eq!(tracker + storage, 162 - 9);
 }

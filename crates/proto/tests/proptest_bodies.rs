@@ -2,7 +2,9 @@
 //! decoder panics on arbitrary bytes.
 
 use fdfs_proto::common::{Empty, FileRef, GroupName, ServerAddr};
-use fdfs_proto::frame::{decode_frame, Header, Limits, Progress, HEADER_LEN};
+use fdfs_proto::frame::{
+    decode_frame, decode_response_frame, Header, Limits, Progress, HEADER_LEN,
+};
 use fdfs_proto::storage::*;
 use fdfs_proto::tracker::*;
 use fdfs_proto::{Body, HeadProgress, IpWidth, Streamed};
@@ -102,6 +104,13 @@ proptest! {
     }
 
     #[test]
+    fn full_groups_are_unambiguous(g in group(), s in server(), ip in width()) {
+        // 23 wide records are as long as 53 narrow ones; the 32-server cap decides.
+        body_round_trip(&StoreTargets { group: g.clone(), servers: vec![s.clone(); 23], store_path_index: 1 }, ip);
+        body_round_trip(&FetchTargets { group: g, servers: vec![s; MAX_SERVERS_PER_GROUP] }, ip);
+    }
+
+    #[test]
     fn query_responses(g in group(), s in proptest::collection::vec(server(), 1..8), idx in any::<u8>(), ip in width()) {
         body_round_trip(&StoreTarget { group: g.clone(), server: s[0].clone(), store_path_index: idx }, ip);
         body_round_trip(&StoreTargets { group: g.clone(), servers: s.clone(), store_path_index: idx }, ip);
@@ -130,6 +139,21 @@ proptest! {
             current_write_path: nums[8], storage_port: nums[9], stat: st, if_trunk_server: 1,
         };
         body_round_trip(&StorageStats(vec![ss; count]), ip);
+        let g5 = GroupStatV5 {
+            group: g.clone(), total_mb: nums[0], free_mb: nums[1], trunk_free_mb: nums[2],
+            storage_count: nums[3], storage_port: nums[4], storage_http_port: nums[5],
+            active_count: nums[6], current_write_server: nums[7], store_path_count: nums[8],
+            subdir_count_per_path: nums[9], current_trunk_file_id: nums[10],
+        };
+        body_round_trip(&GroupStatsV5(vec![g5; count]), ip);
+        let s5 = StorageStatV5 {
+            status: 7, id: g.clone(), ip_addr: "10.0.0.1".into(), domain_name: "x".repeat(count * 40),
+            src_id: g.clone(), version: "5.05".into(), join_time: nums[0], up_time: nums[1],
+            total_mb: nums[2], free_mb: nums[3], upload_priority: nums[4], store_path_count: nums[5],
+            subdir_count_per_path: nums[6], current_write_path: nums[7], storage_port: nums[8],
+            storage_http_port: nums[9], stat: StatBlock::default(), if_trunk_server: 0,
+        };
+        body_round_trip(&StorageStatsV5(vec![s5; count]), ip);
     }
 
     #[test]
@@ -193,6 +217,9 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..700),
                                    pkg_len in any::<u64>(), status in any::<u8>()) {
         let _ = decode_frame(&bytes, &Limits { max_body_len: pkg_len });
+        if let Ok(Progress::Complete(f)) = decode_response_frame(&bytes, &Limits::TRACKER) {
+            prop_assert!(f.len() <= bytes.len());
+        }
         if let Ok(Progress::Complete(f)) = decode_frame(&bytes, &Limits::STORAGE) {
             prop_assert!(f.len() <= bytes.len());
         }
@@ -252,6 +279,8 @@ fn fuzz_all_bodies(b: &[u8]) {
     let _ = GroupStats::decode(b);
     let _ = ListStorages::decode(b);
     let _ = StorageStats::decode(b);
+    let _ = GroupStatsV5::decode(b);
+    let _ = StorageStatsV5::decode(b);
     let _ = JoinRequest::decode(b);
     let _ = JoinResponse::decode(b);
     let _ = Beat::decode(b);

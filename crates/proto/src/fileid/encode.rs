@@ -7,6 +7,32 @@ use super::error::FileIdError;
 use super::validate::is_ext_char;
 use super::{APPENDER_FLAG, EXT_NAME_MAX_LEN, SLAVE_PREFIX_MAX_LEN, TRUNK_FLAG};
 
+/// Streaming CRC-32 as FastDFS puts it in names (reflected, poly 0xEDB88320 = zlib's).
+#[derive(Debug, Clone, Default)]
+pub struct Crc32(crc32fast::Hasher);
+
+impl Crc32 {
+    /// Fresh state.
+    pub fn new() -> Self {
+        Crc32(crc32fast::Hasher::new())
+    }
+
+    /// Feeds content bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The value for bytes 16–19 of the name.
+    pub fn finalize(self) -> u32 {
+        self.0.finalize()
+    }
+
+    /// One-shot CRC of `data`.
+    pub fn checksum(data: &[u8]) -> u32 {
+        crc32fast::hash(data)
+    }
+}
+
 /// What kind of file a size field is built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SizeKind {

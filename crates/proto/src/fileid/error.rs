@@ -3,6 +3,9 @@ use thiserror::Error;
 /// Why a file ID or logical name was refused by the strict validator.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum FileIdError {
+    /// A URL path that does not start with `/`.
+    #[error("URL path must start with '/'")]
+    NotAbsolute,
     /// No `/` separating the group from `Mxx/...`.
     #[error("file id has no '<group>/' prefix")]
     MissingGroup,

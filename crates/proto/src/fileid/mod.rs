@@ -18,18 +18,34 @@
 //! slave if the logical name is longer than 60, or longer than 44 without the trunk bit;
 //! otherwise normal (trunk when bit 59 is set). Names from V2.07–V3.x have noise in those bits;
 //! [`DecodedFileId::is_legacy_pre_v4`] recognises them.
+//!
+//! ```
+//! use fdfs_proto::fileid::{parse_file_id, FileType, Source};
+//!
+//! let id = parse_file_id(b"group1/M00/00/00/eSosZVfrMy2ADEcxAADS9IecoKQ527.jpg")?;
+//! assert_eq!((id.group, id.store_path_index, id.sub_high, id.sub_low), (Some("group1"), 0, 0, 0));
+//! assert_eq!(id.data_rel_path(), "data/00/00/eSosZVfrMy2ADEcxAADS9IecoKQ527.jpg");
+//! let d = id.decode();
+//! assert_eq!(d.source, Source::Ipv4([121, 42, 44, 101].into()));
+//! assert_eq!((d.file_type(), d.size(), d.crc32), (FileType::Normal, Some(54004), 0x879C_A0A4));
+//!
+//! assert!(parse_file_id(b"group1/M00/../00/eSosZVfrMy2ADEcxAADS9IecoKQ527.jpg").is_err());
+//! # Ok::<(), fdfs_proto::fileid::FileIdError>(())
+//! ```
 
 pub mod base64;
 mod decoded;
 mod encode;
 mod error;
+mod subdir;
 mod validate;
 
 pub use decoded::{DecodedFileId, FileType, Source, TrunkInfo};
-pub use encode::{encode_raw, format_ext, logical_name, masked_size, slave_name, SizeKind};
+pub use encode::{encode_raw, format_ext, logical_name, masked_size, slave_name, Crc32, SizeKind};
 pub use error::FileIdError;
+pub use subdir::{hash_subdir, pjw_hash};
 pub use validate::{
-    is_ext_char, parse_file_id, parse_logical_name, validate_group_name, FileIdRef,
+    is_ext_char, parse_file_id, parse_logical_name, parse_url_path, validate_group_name, FileIdRef,
 };
 
 /// Longest group name (`FDFS_GROUP_NAME_MAX_LEN`).

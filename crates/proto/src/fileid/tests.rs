@@ -163,3 +163,17 @@ fn lenient_decoder_matches_c_client() {
     assert!(DecodedFileId::from_name_lenient(s).is_some());
     assert!(DecodedFileId::from_name_lenient(b"M00/00/00/short").is_none());
 }
+
+#[test]
+fn url_paths() {
+    let p = b"/group1/M00/00/00/eSosZVfrMy2ADEcxAADS9IecoKQ527.jpg";
+    assert_eq!(parse_url_path(p, true).unwrap().group, Some("group1"));
+    assert!(parse_url_path(p, false).is_err());
+    assert!(parse_url_path(&p[7..], false).is_ok());
+    assert!(parse_url_path(&p[1..], true).is_err());
+    assert!(parse_url_path(
+        b"//group1/M00/00/00/eSosZVfrMy2ADEcxAADS9IecoKQ527.jpg",
+        true
+    )
+    .is_err());
+}

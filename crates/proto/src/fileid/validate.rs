@@ -70,6 +70,18 @@ pub fn parse_file_id(s: &[u8]) -> Result<FileIdRef<'_>, FileIdError> {
     Ok(id)
 }
 
+/// Validates a URL path as the nginx module sees it: exactly one leading `/`, then
+/// `<group>/MXX/...` when `with_group` (`url_have_group_name = true`) or `MXX/...` otherwise.
+/// The path must already be percent-decoded and stripped of its query string.
+pub fn parse_url_path(path: &[u8], with_group: bool) -> Result<FileIdRef<'_>, FileIdError> {
+    let rest = path.strip_prefix(b"/").ok_or(FileIdError::NotAbsolute)?;
+    if with_group {
+        parse_file_id(rest)
+    } else {
+        parse_logical_name(rest)
+    }
+}
+
 /// Validates `MXX/HH/HH/<name>` (no group, no leading slash).
 pub fn parse_logical_name(s: &[u8]) -> Result<FileIdRef<'_>, FileIdError> {
     let len = s.len();

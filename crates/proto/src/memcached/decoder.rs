@@ -5,9 +5,15 @@
 
 use super::error::{Action, ProtocolError};
 use super::limits::Limits;
-use super::parse::{parse_request, Parsed};
+use super::parse::{complete_data, parse_head_from, Head, Parsed};
 
 /// Per-connection request decoder.
+///
+/// Always pass the unconsumed input: after [`Parsed::Incomplete`] the next
+/// buffer must start with the same bytes (plus whatever arrived). The
+/// decoder relies on it to avoid rescanning a partial line it has already
+/// searched for a newline, so a line trickling in byte by byte costs linear
+/// rather than quadratic time.
 ///
 /// ```
 /// use fdfs_proto::memcached::{Limits, Parsed, RequestDecoder};
@@ -24,6 +30,8 @@ use super::parse::{parse_request, Parsed};
 pub struct RequestDecoder {
     limits: Limits,
     swallow: Option<(usize, ProtocolError)>,
+    /// Leading bytes of the unconsumed input already searched for a newline.
+    no_newline_in: usize,
 }
 
 impl RequestDecoder {
@@ -32,6 +40,7 @@ impl RequestDecoder {
         RequestDecoder {
             limits,
             swallow: None,
+            no_newline_in: 0,
         }
     }
 
@@ -50,10 +59,41 @@ impl RequestDecoder {
     /// [`Action::Continue`], once all of its bytes have been consumed, and
     /// [`Parsed::Swallowed`] reports progress in between.
     pub fn decode<'a>(&mut self, buf: &'a [u8]) -> Parsed<'a> {
-        if let Some((remaining, error)) = self.swallow {
-            return self.continue_swallow(buf, remaining, error, 0);
+        match self.decode_head(buf) {
+            Head::Done(parsed) => parsed,
+            Head::Data(pending) => complete_data(buf, pending),
         }
-        match parse_request(buf, &self.limits) {
+    }
+
+    /// Like [`decode`](Self::decode), but returns storage commands as soon
+    /// as their line is complete ([`Head::Data`]); the caller then consumes
+    /// `consumed + data_len + 2` bytes itself, checking the last two with
+    /// [`PendingData::check_trailer`](super::PendingData::check_trailer),
+    /// before calling this again. For servers that stream large values to
+    /// disk instead of buffering them.
+    pub fn decode_head<'a>(&mut self, buf: &'a [u8]) -> Head<'a> {
+        if let Some((remaining, error)) = self.swallow {
+            return Head::Done(self.continue_swallow(buf, remaining, error, 0));
+        }
+        match parse_head_from(buf, &self.limits, self.no_newline_in) {
+            Head::Done(Parsed::Incomplete) => {
+                // No newline yet: remember how far we looked.
+                self.no_newline_in = buf.len();
+                Head::Done(Parsed::Incomplete)
+            }
+            Head::Done(parsed) => {
+                self.no_newline_in = 0;
+                Head::Done(self.start_swallow(buf, parsed))
+            }
+            data => {
+                self.no_newline_in = 0;
+                data
+            }
+        }
+    }
+
+    fn start_swallow<'a>(&mut self, buf: &'a [u8], parsed: Parsed<'a>) -> Parsed<'a> {
+        match parsed {
             Parsed::Error {
                 error:
                     error @ ProtocolError {

@@ -50,6 +50,11 @@ pub struct MetaFlag<'a> {
 }
 
 impl<'a> MetaFlag<'a> {
+    /// A flag without argument, e.g. `MetaFlag::bare(b'v')`.
+    pub const fn bare(flag: u8) -> MetaFlag<'static> {
+        MetaFlag { flag, token: b"" }
+    }
+
     /// Splits a whitespace-free token into letter and argument.
     pub fn from_token(tok: &'a [u8]) -> Option<MetaFlag<'a>> {
         let (&flag, token) = tok.split_first()?;
@@ -89,7 +94,7 @@ impl<'a> MetaRequest<'a> {
     }
 
     /// `q`: suppress the common-case reply — `EN` for `mg`, `HD` for `ms`,
-    /// `md`, `ma`, `NF` for `md`/`ma`. Errors are always sent.
+    /// `md`, `ma`. `NF`, `NS`, `EX`, a hit's `VA` and errors are still sent.
     pub fn quiet(&self) -> bool {
         self.has(b'q')
     }

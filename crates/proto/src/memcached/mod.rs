@@ -84,14 +84,16 @@
 //! [`Limits::wrap_numbers`] `true` (default) it truncates like memcached,
 //! with `false` it refuses out-of-range values with `CLIENT_ERROR bad command
 //! line format`. Interpreting exptime (relative up to 2592000 s, absolute
-//! above, negative = expired) is the server's job.
+//! above, negative = expired) is the server's job, done with
+//! [`Expiry::from_exptime`].
 //!
 //! # noreply
 //!
 //! `noreply` as the **last** token of `set`-like commands, `cas`, `delete`,
 //! `incr`/`decr`, `touch`, `flush_all` and `verbosity` suppresses every reply
 //! to that command — success, failure and even its error replies
-//! (`set k 0 0 -1 noreply` answers nothing). The parser reports it in
+//! (`set k 0 0 -1 noreply` answers nothing; an oversized or badly
+//! terminated data block of a `noreply` set is swallowed silently). The parser reports it in
 //! [`Request::noreply`] and [`ProtocolError::noreply`]; the server must then
 //! stay silent ([`ProtocolError::reply_to_send`]). Errors found before the
 //! command is recognised (`ERROR` for a bad token count, e.g.
@@ -119,8 +121,19 @@
 //! (miss), `NF`, `NS`, `EX`, `MN`; return flags echo the request order, e.g.
 //! `mg mk v f t c k s` → `VA 3 f0 t-1 c54 kmk s3`. Markers `W` (won the
 //! recache token), `X` (stale), `Z` (token already sent) may follow. `q`
-//! hides `EN` for `mg` and `HD`/`NF` for `ms`/`md`/`ma`, so a pipeline ends
-//! with `mn` → `MN`.
+//! hides the common-case reply — `EN` for `mg`, `HD` for `ms`/`md`/`ma` —
+//! but not `NF`, `NS`, `EX` or a hit's `VA` *(1.6.18)*, so a quiet pipeline
+//! ends with `mn` → `MN`.
+//!
+//! # Streaming data blocks
+//!
+//! [`parse_request`] and [`RequestDecoder::decode`] return a storage command
+//! once its whole data block is buffered. A server that would rather stream
+//! large values to disk uses [`parse_request_head`] /
+//! [`RequestDecoder::decode_head`]: they return [`Head::Data`] as soon as the
+//! command line is complete (limits already enforced); the caller moves the
+//! `data_len` bytes itself and checks the two that follow with
+//! [`PendingData::check_trailer`].
 //!
 //! # Client side
 //!
@@ -128,6 +141,52 @@
 //! header with its data length, without touching the data, so a caller can
 //! stream the body and then check [`ResponseParser::parse_trailer`].
 //! [`ResponseParser::parse_response`] returns a whole reply.
+//!
+//! # Item semantics and keys
+//!
+//! Pure helpers for answering like memcached: [`Expiry::from_exptime`]
+//! (0 never, ≤ 2592000 s relative, larger absolute, negative already
+//! expired — the same rule for storage commands, `touch`, `gat`, meta `T`/`N`
+//! and `flush_all` delays) and [`apply_delta`] (`incr` wraps at 2^64, `decr`
+//! stops at 0, a shrinking number is stored space-padded: `decr` of `100`
+//! by 1 stores `99 ` while the reply line is `99`). [`nginx_escape_key`]
+//! reproduces the key escaping of stock nginx `memcached_pass` (space, `%`
+//! and control bytes as `%XX`), so readers find what nginx-style writers
+//! stored.
+//!
+//! # Example
+//!
+//! ```
+//! use fdfs_proto::memcached::{
+//!     Limits, Parsed, ReplyLine, Request, RequestDecoder, Value,
+//! };
+//! let mut dec = RequestDecoder::new(Limits::memcached());
+//! let input = b"set k 5 0 2\r\nhi\r\nget k nosuch\r\nGET k\r\n";
+//! let (mut pos, mut out) = (0, Vec::new());
+//! loop {
+//!     match dec.decode(&input[pos..]) {
+//!         Parsed::Request { request, consumed } => {
+//!             match request {
+//!                 Request::Storage { noreply: false, .. } => ReplyLine::Stored.encode(&mut out),
+//!                 Request::Retrieval { command, keys, .. } => {
+//!                     let cas = command.returns_cas().then_some(1);
+//!                     Value { key: keys[0], flags: 5, cas, data: b"hi" }.encode(&mut out);
+//!                     ReplyLine::End.encode(&mut out);
+//!                 }
+//!                 _ => {}
+//!             }
+//!             pos += consumed;
+//!         }
+//!         Parsed::Error { error, consumed } => {
+//!             out.extend_from_slice(error.reply_to_send().unwrap_or_default());
+//!             pos += consumed;
+//!         }
+//!         Parsed::Swallowed { consumed } => pos += consumed,
+//!         Parsed::Incomplete => break,
+//!     }
+//! }
+//! assert_eq!(out, b"STORED\r\nVALUE k 5 2\r\nhi\r\nEND\r\nERROR\r\n");
+//! ```
 //!
 //! # Parser versus server
 //!
@@ -157,8 +216,9 @@ pub use error::{Action, ErrorKind, ProtocolError};
 pub use item::{apply_delta, DeltaOutcome, Expiry, NonNumeric, MAX_RELATIVE_EXPTIME};
 pub use limits::{Limits, ValueLimit};
 pub use meta::{MetaCommand, MetaFlag, MetaRequest};
-pub use parse::{parse_request, Parsed};
+pub use parse::{parse_request, parse_request_head, Head, Parsed, PendingData};
 pub use request::{
-    validate_key, ArithCommand, KeyError, Request, RetrievalCommand, StorageCommand,
+    nginx_escape_key, validate_key, ArithCommand, KeyError, Request, RetrievalCommand,
+    StorageCommand,
 };
 pub use response::{encode_value_header, MetaReply, MetaStatus, ReplyLine, Response, Value};

@@ -4,44 +4,18 @@
 //! values, and nginx's "will this be a 304?" decision, so that HEAD and
 //! conditional GET can be answered from metadata without moving the value.
 
-use super::request::KeyError;
+use super::request::{nginx_escape_key, KeyError};
 
-/// Whether stock nginx escapes this byte in a memcached key
-/// (`ngx_escape_uri(.., NGX_ESCAPE_MEMCACHED)`: 0x00–0x20, i.e. controls and space, and `%`;
-/// DEL and bytes ≥ 0x80 are sent raw).
-pub const fn nginx_escapes(b: u8) -> bool {
-    b <= b' ' || b == b'%'
-}
-
-/// Length of `key` once escaped with [`escape_key`].
-pub fn escaped_len(key: &[u8]) -> usize {
-    key.len() + 2 * key.iter().filter(|&&b| nginx_escapes(b)).count()
-}
-
-/// Appends `key` escaped exactly as stock nginx `memcached_pass` escapes
-/// `$memcached_key`: each byte of [`nginx_escapes`] becomes `%XX` with
-/// upper-case hex, everything else is copied. Data written under the
-/// escaped form by other clients is therefore found by both modules.
-pub fn escape_key(key: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.reserve(escaped_len(key));
-    for &b in key {
-        if nginx_escapes(b) {
-            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
-        } else {
-            out.push(b);
-        }
-    }
-}
-
-/// The check made before a key derived from a URL is sent: not empty, no
-/// control byte (0x00–0x1F, DEL) in the unescaped key, and at most
-/// `max_len` bytes once escaped. Returns the escaped length.
+/// Escapes a key derived from a URL exactly as stock nginx `memcached_pass`
+/// does ([`nginx_escape_key`]) into `out`, after the check made before any
+/// server is contacted: not empty, no control byte (0x00–0x1F, DEL) in the
+/// unescaped key, and at most `max_len` bytes once escaped. On error `out`
+/// is left as it was.
 ///
 /// Stock nginx escapes control bytes and sends any length, so memcached
 /// answers `CLIENT_ERROR` for long keys (a 502); refusing such keys up
 /// front turns them into a 400 that never reaches a server.
-pub fn check_url_key(key: &[u8], max_len: usize) -> Result<usize, KeyError> {
+pub fn escape_url_key(key: &[u8], max_len: usize, out: &mut Vec<u8>) -> Result<(), KeyError> {
     if key.is_empty() {
         return Err(KeyError::Empty);
     }
@@ -51,11 +25,14 @@ pub fn check_url_key(key: &[u8], max_len: usize) -> Result<usize, KeyError> {
             offset,
         });
     }
-    let len = escaped_len(key);
+    let start = out.len();
+    nginx_escape_key(key, out);
+    let len = out.len() - start;
     if len > max_len {
+        out.truncate(start);
         return Err(KeyError::TooLong { len, max: max_len });
     }
-    Ok(len)
+    Ok(())
 }
 
 /// Strong entity tag of a stored value: its size and cas unique in hex,
@@ -159,54 +136,39 @@ fn trim_start<'a>(s: &'a [u8], set: &[u8]) -> &'a [u8] {
 mod tests {
     use super::*;
 
-    fn esc(k: &[u8]) -> Vec<u8> {
-        let mut v = Vec::new();
-        escape_key(k, &mut v);
-        v
+    fn key(k: &[u8], max: usize) -> Result<Vec<u8>, KeyError> {
+        let mut out = b"prefix ".to_vec();
+        escape_url_key(k, max, &mut out).map(|()| out[7..].to_vec())
     }
 
     #[test]
-    fn escapes_like_stock_nginx() {
-        // Wire keys observed with memcached -vv behind nginx 1.22.1 (spec §3.2).
-        assert_eq!(esc(b"/hit.jpg"), b"/hit.jpg");
-        assert_eq!(esc(b"/a b"), b"/a%20b");
-        assert_eq!(esc(b"/p%q"), b"/p%25q");
-        assert_eq!(esc(b"/x\ny"), b"/x%0Ay");
-        assert_eq!(esc("/été".as_bytes()), "/été".as_bytes());
-        assert_eq!(esc(b"/args?x=1"), b"/args?x=1");
-        assert_eq!(esc(b"\x00\x1f\x7f+"), b"%00%1F\x7f+");
-    }
-
-    #[test]
-    fn escaped_len_matches() {
-        for k in [&b""[..], b"/a b", b"%%", b"\x01\x02x"] {
-            assert_eq!(escaped_len(k), esc(k).len());
-        }
+    fn url_key_escaped_like_stock_nginx() {
+        assert_eq!(key(b"/a b", 250), Ok(b"/a%20b".to_vec()));
+        assert_eq!(key(b"/p%q", 250), Ok(b"/p%25q".to_vec()));
+        assert_eq!(key("/été".as_bytes(), 250), Ok("/été".as_bytes().to_vec()));
     }
 
     #[test]
     fn url_key_check() {
-        assert_eq!(check_url_key(b"/a b", 250), Ok(6));
-        assert_eq!(check_url_key(b"", 250), Err(KeyError::Empty));
+        assert_eq!(key(b"", 250), Err(KeyError::Empty));
         assert_eq!(
-            check_url_key(b"/x\ny", 250),
+            key(b"/x\ny", 250),
             Err(KeyError::BadByte {
                 byte: b'\n',
                 offset: 2
             })
         );
         assert!(matches!(
-            check_url_key(b"/\x7f", 250),
+            key(b"/\x7f", 250),
             Err(KeyError::BadByte { byte: 0x7f, .. })
         ));
-        let k250 = vec![b'k'; 250];
-        assert_eq!(check_url_key(&k250, 250), Ok(250));
+        assert_eq!(key(&[b'k'; 250], 250), Ok(vec![b'k'; 250]));
         let mut k = vec![b'k'; 248];
         k.push(b' ');
-        assert_eq!(
-            check_url_key(&k, 250),
-            Err(KeyError::TooLong { len: 251, max: 250 })
-        );
+        assert_eq!(key(&k, 250), Err(KeyError::TooLong { len: 251, max: 250 }));
+        let mut out = b"keep".to_vec();
+        assert!(escape_url_key(&k, 250, &mut out).is_err());
+        assert_eq!(out, b"keep");
     }
 
     #[test]

@@ -42,6 +42,107 @@ pub enum Parsed<'a> {
 /// one); argument-count checks see that capped count.
 const MAX_TOKENS: usize = 24;
 
+/// A storage command (or `ms`) whose line is parsed and whose data block the
+/// caller reads itself, e.g. straight into a file: returned by
+/// [`parse_request_head`] as soon as the line is complete, so a server never
+/// has to buffer a whole (up to [`Limits::value_limit`]) value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingData<'a> {
+    /// The request with an empty data block (`data: &[]`, or `Some(&[])`
+    /// for `ms`).
+    pub request: Request<'a>,
+    /// Length of the data block that follows the line. Already checked
+    /// against the value limit; the CRLF after it is not included.
+    pub data_len: usize,
+    /// Bytes of the command line (the data block starts right after).
+    pub consumed: usize,
+}
+
+impl<'a> PendingData<'a> {
+    /// Checks the two bytes that followed the data block. memcached answers
+    /// `CLIENT_ERROR bad data chunk` when they are not CRLF and goes on
+    /// parsing right after them; the error honours `noreply` for classic
+    /// commands and never for `ms`.
+    pub fn check_trailer(&self, trailer: [u8; 2]) -> Result<(), ProtocolError> {
+        if &trailer == b"\r\n" {
+            return Ok(());
+        }
+        let noreply = matches!(self.request, Request::Storage { noreply: true, .. });
+        Err(ProtocolError::new(ErrorKind::BadDataChunk, R_BAD_CHUNK).with_noreply(noreply))
+    }
+
+    /// The request with its data block filled in.
+    pub fn with_data(self, data: &'a [u8]) -> Request<'a> {
+        match self.request {
+            Request::Storage {
+                command,
+                key,
+                flags,
+                exptime,
+                cas,
+                noreply,
+                ..
+            } => Request::Storage {
+                command,
+                key,
+                flags,
+                exptime,
+                cas,
+                noreply,
+                data,
+            },
+            Request::Meta(mut m) => {
+                m.data = Some(data);
+                Request::Meta(m)
+            }
+            other => other,
+        }
+    }
+}
+
+/// Outcome of [`parse_request_head`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Head<'a> {
+    /// A command line announcing a data block; nothing of the block is
+    /// consumed yet.
+    Data(PendingData<'a>),
+    /// Anything else, exactly as [`parse_request`] reports it (never a
+    /// storage request).
+    Done(Parsed<'a>),
+}
+
+/// Like [`parse_request`], but hands storage commands back as soon as their
+/// command line is complete, leaving the data block to the caller (see
+/// [`PendingData`]).
+pub fn parse_request_head<'a>(buf: &'a [u8], limits: &Limits) -> Head<'a> {
+    parse_head_from(buf, limits, 0)
+}
+
+/// [`parse_request_head`] for a buffer whose first `skip` bytes are known
+/// to contain no newline.
+pub(crate) fn parse_head_from<'a>(buf: &'a [u8], limits: &Limits, skip: usize) -> Head<'a> {
+    let (line, line_len) = match find_line(buf, limits, skip) {
+        Ok(Some(v)) => v,
+        Ok(None) => return Head::Done(Parsed::Incomplete),
+        Err(error) => return Head::Done(Parsed::Error { error, consumed: 0 }),
+    };
+    match parse_line(line, limits) {
+        Ok(LineOutcome::Done(request)) => Head::Done(Parsed::Request {
+            request,
+            consumed: line_len,
+        }),
+        Ok(LineOutcome::NeedsData(request, data_len)) => Head::Data(PendingData {
+            request,
+            data_len,
+            consumed: line_len,
+        }),
+        Err(error) => Head::Done(Parsed::Error {
+            error,
+            consumed: line_len,
+        }),
+    }
+}
+
 /// Parses the first command in `buf`.
 ///
 /// Never panics and never allocates in proportion to a length field: a data
@@ -50,43 +151,29 @@ const MAX_TOKENS: usize = 24;
 /// [`RequestDecoder`](super::RequestDecoder) to have it discarded as it
 /// streams in.
 pub fn parse_request<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
-    let (line, line_len) = match find_line(buf, limits) {
-        Ok(Some(v)) => v,
-        Ok(None) => return Parsed::Incomplete,
-        Err(error) => return Parsed::Error { error, consumed: 0 },
-    };
-    match parse_line(line, limits) {
-        Ok(LineOutcome::Done(request)) => Parsed::Request {
-            request,
-            consumed: line_len,
+    match parse_request_head(buf, limits) {
+        Head::Done(parsed) => parsed,
+        Head::Data(pending) => complete_data(buf, pending),
+    }
+}
+
+/// Turns a parsed storage line into the request once its data block is in
+/// `buf`.
+pub(crate) fn complete_data<'a>(buf: &'a [u8], pending: PendingData<'a>) -> Parsed<'a> {
+    let start = pending.consumed;
+    let end = start.saturating_add(pending.data_len);
+    let total = end.saturating_add(2);
+    if buf.len() < total {
+        return Parsed::Incomplete;
+    }
+    match pending.check_trailer([buf[end], buf[end + 1]]) {
+        Ok(()) => Parsed::Request {
+            request: pending.with_data(&buf[start..end]),
+            consumed: total,
         },
-        Ok(LineOutcome::NeedsData(pending, vlen)) => {
-            let Some(total) = line_len.checked_add(vlen).and_then(|t| t.checked_add(2)) else {
-                return Parsed::Error {
-                    error: ProtocolError::new(ErrorKind::ObjectTooLarge, R_TOO_LARGE),
-                    consumed: line_len,
-                };
-            };
-            if buf.len() < total {
-                return Parsed::Incomplete;
-            }
-            let data = &buf[line_len..line_len + vlen];
-            if &buf[line_len + vlen..total] != b"\r\n" {
-                let noreply = pending.noreply_on_bad_chunk();
-                return Parsed::Error {
-                    error: ProtocolError::new(ErrorKind::BadDataChunk, R_BAD_CHUNK)
-                        .with_noreply(noreply),
-                    consumed: total,
-                };
-            }
-            Parsed::Request {
-                request: pending.with_data(data),
-                consumed: total,
-            }
-        }
         Err(error) => Parsed::Error {
             error,
-            consumed: line_len,
+            consumed: total,
         },
     }
 }
@@ -94,12 +181,20 @@ pub fn parse_request<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
 /// Finds the first command line. Returns the line (without `\n`, and
 /// without a `\r` before it, and cut at the first NUL as memcached treats it
 /// as a C string) and the bytes it occupies.
+/// `skip` bytes at the front are known to hold no newline (a previous call
+/// saw them), so a line trickling in byte by byte is not rescanned.
 fn find_line<'a>(
     buf: &'a [u8],
     limits: &Limits,
+    skip: usize,
 ) -> Result<Option<(&'a [u8], usize)>, ProtocolError> {
     let scan = &buf[..buf.len().min(limits.max_line.saturating_add(1))];
-    match scan.iter().position(|&b| b == b'\n') {
+    let skip = skip.min(scan.len());
+    match scan[skip..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| p + skip)
+    {
         Some(nl) => {
             let mut line = &buf[..nl];
             // memcached only strips the CR of lines longer than one byte:
@@ -131,40 +226,9 @@ fn is_multiget_prefix(buf: &[u8]) -> bool {
     spaces <= 100 && (rest.starts_with(b"get ") || rest.starts_with(b"gets "))
 }
 
-/// A storage request whose data block still has to be read.
-enum Pending<'a> {
-    Storage(Request<'a>),
-    Meta(super::meta::MetaRequest<'a>),
-}
-
-impl<'a> Pending<'a> {
-    fn noreply_on_bad_chunk(&self) -> bool {
-        match self {
-            Pending::Storage(r) => r.noreply(),
-            // memcached always reports a bad chunk for `ms`.
-            Pending::Meta(_) => false,
-        }
-    }
-
-    fn with_data(self, data: &'a [u8]) -> Request<'a> {
-        match self {
-            Pending::Storage(mut r) => {
-                if let Request::Storage { data: d, .. } = &mut r {
-                    *d = data;
-                }
-                r
-            }
-            Pending::Meta(mut m) => {
-                m.data = Some(data);
-                Request::Meta(m)
-            }
-        }
-    }
-}
-
 enum LineOutcome<'a> {
     Done(Request<'a>),
-    NeedsData(Pending<'a>, usize),
+    NeedsData(Request<'a>, usize),
 }
 
 type LineResult<'a> = Result<LineOutcome<'a>, ProtocolError>;
@@ -195,7 +259,7 @@ fn parse_line<'a>(line: &'a [u8], limits: &Limits) -> LineResult<'a> {
     if cmd[0] == b'm' && cmd.len() == 2 {
         let (req, vlen) = parse_meta(&toks, ntokens, limits)?;
         return Ok(match vlen {
-            Some(n) => LineOutcome::NeedsData(Pending::Meta(req), n),
+            Some(n) => LineOutcome::NeedsData(Request::Meta(req), n),
             None => LineOutcome::Done(Request::Meta(req)),
         });
     }
@@ -394,5 +458,5 @@ fn parse_storage<'a>(
         noreply,
         data: &[],
     };
-    Ok(LineOutcome::NeedsData(Pending::Storage(request), vlen))
+    Ok(LineOutcome::NeedsData(request, vlen))
 }

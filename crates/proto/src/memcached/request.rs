@@ -334,7 +334,7 @@ impl<'a> Request<'a> {
             | Request::Delete { key, .. }
             | Request::Arithmetic { key, .. }
             | Request::Touch { key, .. } => Some(Cow::Borrowed(*key)),
-            Request::Meta(m) => Some(m.key.clone()),
+            Request::Meta(m) if m.command != super::meta::MetaCommand::Noop => Some(m.key.clone()),
             _ => None,
         }
     }
@@ -391,4 +391,20 @@ pub fn validate_key(key: &[u8], max: usize) -> Result<(), KeyError> {
         });
     }
     Ok(())
+}
+
+/// Appends `key` escaped the way stock nginx's `memcached_pass` escapes
+/// `$memcached_key` (`ngx_escape_uri` with `NGX_ESCAPE_MEMCACHED`): space,
+/// `%` and the bytes 0x00–0x1F become `%XX` with upper-case hex; DEL and bytes
+/// ≥ 0x80 are sent raw. Keys written through nginx-style clients are stored
+/// under this form, so readers must escape the same way to find them.
+pub fn nginx_escape_key(key: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in key {
+        if b <= 0x20 || b == b'%' {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        } else {
+            out.push(b);
+        }
+    }
 }

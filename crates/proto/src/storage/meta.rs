@@ -32,6 +32,12 @@ impl MetaItem {
 }
 
 /// A metadata list: `name 0x02 value` records joined by `0x01`, no trailing separator.
+///
+/// | part | bytes |
+/// |---|---|
+/// | record | name (≤ 64) · `0x02` · value (≤ 256) |
+/// | list | record · (`0x01` · record)* — empty body = no records |
+///
 /// It is both the SET payload and the whole GET_METADATA response body (also the `-m`
 /// sidecar file content, where the storage keeps records sorted by name).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -197,5 +203,83 @@ impl Body for SetMetadataRequest {
             file_name,
             metadata,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separators_and_ops() {
+        let m = Metadata(vec![
+            MetaItem::new("width", "160"),
+            MetaItem::new("author", "vectors"),
+        ]);
+        let mut b = Vec::new();
+        m.pack(&mut b);
+        assert_eq!(b, b"width\x02160\x01author\x02vectors");
+        assert_eq!(m.packed_len(), b.len());
+        assert_eq!(Metadata::parse(&b).unwrap(), m);
+        let mut sorted = m.clone().sorted();
+        assert_eq!(sorted.0[0].name, b"author");
+        sorted.merge(Metadata(vec![
+            MetaItem::new("width", "1024"),
+            MetaItem::new("height", "80"),
+        ]));
+        let names: Vec<_> = sorted
+            .clone()
+            .sorted()
+            .0
+            .into_iter()
+            .map(|i| (i.name, i.value))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                (b"author".to_vec(), b"vectors".to_vec()),
+                (b"height".to_vec(), b"80".to_vec()),
+                (b"width".to_vec(), b"1024".to_vec())
+            ]
+        );
+        assert_eq!(MetaOp::Overwrite.byte(), b'O');
+        assert_eq!(MetaOp::Merge.byte(), b'M');
+    }
+
+    #[test]
+    fn malformed_metadata_is_refused() {
+        assert_eq!(Metadata::parse(b"").unwrap(), Metadata::default());
+        for bad in [
+            &b"noseparator"[..],
+            b"a\x02b\x01",
+            b"a\x02b\x02c",
+            b"a\x00\x02b",
+        ] {
+            assert!(Metadata::parse(bad).is_err(), "{bad:?}");
+        }
+        let long_name = [b'n'; 65];
+        let mut rec = long_name.to_vec();
+        rec.extend_from_slice(b"\x02v");
+        assert!(Metadata::parse(&rec).is_err());
+        let mut rec = b"n\x02".to_vec();
+        rec.extend_from_slice(&[b'v'; 257]);
+        assert!(Metadata::parse(&rec).is_err());
+    }
+
+    #[test]
+    fn set_metadata_lengths_must_add_up() {
+        let req = SetMetadataRequest {
+            op: MetaOp::Merge,
+            group: "group1".into(),
+            file_name: "M00/00/00/eSosZVfrMy2ADEcxAADS9IecoKQ527.jpg".into(),
+            metadata: Metadata(vec![MetaItem::new("a", "b")]),
+        };
+        let mut b = req.to_bytes(IpWidth::V4);
+        assert_eq!(SetMetadataRequest::decode(&b).unwrap(), req);
+        b.push(b'x');
+        assert!(SetMetadataRequest::decode(&b).is_err());
+        b.pop();
+        b[16] = b'X';
+        assert!(SetMetadataRequest::decode(&b).is_err());
     }
 }

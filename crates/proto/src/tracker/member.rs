@@ -370,6 +370,11 @@ impl Body for Changes {
 }
 
 /// Response to 75: tracker parameters as `key=value\n` lines, in the tracker's order.
+///
+/// | part | bytes |
+/// |---|---|
+/// | line | key · `=` · value · `\n` (values may contain `=`, keys may not) |
+/// | body | line* (740 bytes from 6.16.1: use_storage_id, id_type_in_filename, response_ip_addr_size, storage_sync_file_max_delay, …) |
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Parameters(pub Vec<(String, String)>);
 

@@ -56,7 +56,8 @@ impl Body for StoreTarget {
 /// | 16 | n × (S-1+8) | n × {IP (S-1), port (8)} |
 /// | end-1 | 1 | store path index |
 ///
-/// Width is inferred as the C client does: `(len - 17)` divisible by 23 ⇒ S = 16, else by 53.
+/// Width is inferred as the C client does: `(len - 17)` divisible by 23 ⇒ S = 16, else by 53;
+/// at most 32 servers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoreTargets {
     /// Group to upload into.
@@ -79,7 +80,7 @@ impl Body for StoreTargets {
     fn decode(body: &[u8]) -> Result<Self, BodyError> {
         const MSG: &str = "query store-all response";
         let (ip, n) = width_by_records(body.len(), GROUP + 1)
-            .ok_or_else(|| BodyError::len(MSG, body.len(), "17 + n×23 or 17 + n×53, n ≥ 1"))?;
+            .ok_or_else(|| BodyError::len(MSG, body.len(), "17 + n×23 or 17 + n×53, 1 ≤ n ≤ 32"))?;
         let mut r = Reader::new(body, MSG);
         let group = r.fixed_str("group_name", GROUP)?;
         let servers = (0..n)
@@ -120,7 +121,7 @@ impl Body for FetchTargets {
     fn decode(body: &[u8]) -> Result<Self, BodyError> {
         const MSG: &str = "query fetch response";
         let (ip, n) = width_by_records(body.len(), GROUP)
-            .ok_or_else(|| BodyError::len(MSG, body.len(), "16 + n×23 or 16 + n×53, n ≥ 1"))?;
+            .ok_or_else(|| BodyError::len(MSG, body.len(), "16 + n×23 or 16 + n×53, 1 ≤ n ≤ 32"))?;
         let mut r = Reader::new(body, MSG);
         let group = r.fixed_str("group_name", GROUP)?;
         let servers = (0..n)
@@ -153,11 +154,17 @@ fn width_by_exact_len(len: usize, fixed: usize) -> Option<IpWidth> {
         .find(|&w| len == fixed + ServerAddr::wire_len(w))
 }
 
-/// `len == fixed + n × (S-1+8)`, n ≥ 1; the narrow width wins ties, as in the C client.
+/// Most storages a group can have (`FDFS_MAX_SERVERS_EACH_GROUP`).
+pub const MAX_SERVERS_PER_GROUP: usize = 32;
+
+/// `len == fixed + n × (S-1+8)` with 1 ≤ n ≤ 32, narrow width first as in the C client.
+/// The cap is what makes the two widths unambiguous: 23 wide records have the length of 53
+/// narrow ones, which no group can have.
 fn width_by_records(len: usize, fixed: usize) -> Option<(IpWidth, usize)> {
     let rest = len.checked_sub(fixed)?;
     IpWidth::ALL.into_iter().find_map(|w| {
         let rec = ServerAddr::wire_len(w);
-        (rest > 0 && rest.is_multiple_of(rec)).then_some((w, rest / rec))
+        let n = rest / rec;
+        (rest.is_multiple_of(rec) && (1..=MAX_SERVERS_PER_GROUP).contains(&n)).then_some((w, n))
     })
 }

@@ -1,6 +1,8 @@
 #![allow(dead_code)]
 //! Locating and reading `shared/testdata` (a sibling of the project checkout).
 
+pub mod fields;
+
 use std::path::PathBuf;
 
 pub fn testdata_dir() -> PathBuf {

@@ -1,9 +1,10 @@
 package Test::Nginx::Socket;
 
 # A re-implementation of the subset of OpenResty's Test::Nginx::Socket (0.33)
-# that our t/*.t files use; /work/shared/spec/test-nginx-semantics.md is the
-# reference. The same .t files must pass or fail identically under the real
-# module, so every section keeps the real one's meaning, quirks included.
+# that our t/*.t files use; shared/spec/test-nginx-semantics.md (beside the
+# repository) is the reference. The same .t files must pass or fail
+# identically under the real module, so every section keeps the real one's
+# meaning, quirks included.
 #
 # Built on Test::Base like the real module: `use Test::Nginx::Socket 'no_plan'`
 # goes through Test::Base::import (plan, strict+warnings source filter on the
@@ -18,11 +19,11 @@ use Test::Base ();
 our @ISA = ('Test::Base');
 
 use Cwd ();
+use File::Spec ();
 use List::Util ();
-use Time::HiRes qw(sleep);
 use Test::More ();
 
-use Test::Nginx::Harness::Util qw(expand_env parse_time pick_free_port slurp tail_lines);
+use Test::Nginx::Harness::Util qw(pick_free_port);
 use Test::Nginx::Harness::Server;
 use Test::Nginx::Harness::Run;
 
@@ -46,6 +47,7 @@ if (_env_true('TEST_NGINX_RANDOMIZE')) {
     $ServerPort = pick_free_port();
     $ServRoot = Cwd::cwd() . "/t/servroot_$ServerPort";
 }
+$ServRoot = File::Spec->rel2abs($ServRoot);
 our $ServerPortForClient = $ENV{TEST_NGINX_CLIENT_PORT} || $ServerPort;
 our $ServerAddr = '127.0.0.1';
 our $RepeatEach = 1;
@@ -70,29 +72,32 @@ my @DefaultEnv = qw(
 
 $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
 
-sub repeat_each { $RepeatEach = $_[0] if @_; $RepeatEach }
-sub no_shuffle { $NoShuffle = 1 }
-sub no_root_location { $NoRootLocation = 1 }
-sub master_on { $MasterProcessEnabled = 'on' }
-sub master_off { $MasterProcessEnabled = 'off' }
-sub master_process_enabled {
+# Prototypes as in the real module: they decide how a test file parses
+# (`html_dir . "/x"`, `add_block_preprocessor { ... };`).
+sub repeat_each (@) { $RepeatEach = $_[0] if @_; $RepeatEach }
+sub no_shuffle () { $NoShuffle = 1 }
+sub no_root_location () { $NoRootLocation = 1 }
+sub master_on () { $MasterProcessEnabled = 'on' }
+sub master_off () { $MasterProcessEnabled = 'off' }
+sub master_process_enabled (@) {
     $MasterProcessEnabled = $_[0] ? 'on' : 'off' if @_;
-    return $MasterProcessEnabled eq 'on' ? 1 : 0;
+    return $MasterProcessEnabled;
 }
-sub workers { $Workers = $_[0] if @_; $Workers }
-sub worker_connections { $WorkerConnections = $_[0] if @_; $WorkerConnections }
-sub log_level { $LogLevel = $_[0] if @_; $LogLevel }
-sub no_long_string { $NoLongString = 1 }
-sub server_port { $ServerPort = $_[0] if @_; $ServerPort }
-sub server_port_for_client { $ServerPortForClient = $_[0] if @_; $ServerPortForClient }
-sub server_addr { $ServerAddr = $_[0] if @_; $ServerAddr }
-sub server_root { $ServRoot }
-sub html_dir { "$ServRoot/html" }
-sub env_to_nginx { push @EnvToNginx, @_ }
-sub add_block_preprocessor { push @BlockPreprocessors, $_[0] }
-sub add_cleanup_handler { push @CleanupHandlers, $_[0] }
-sub check_accum_error_log { $CheckAccumErrLog = 1 }
-sub timeout { $Timeout = $_[0] if @_; $Timeout }
+sub workers (@) { $Workers = $_[0] if @_; $Workers }
+sub worker_connections (@) { $WorkerConnections = $_[0] if @_; $WorkerConnections }
+sub log_level (@) { $LogLevel = $_[0] if @_; $LogLevel }
+sub no_long_string () { $NoLongString = 1 }
+sub server_port (@) { $ServerPort = $_[0] if @_; $ServerPort }
+sub server_port_for_client (@) { $ServerPortForClient = $_[0] if @_; $ServerPortForClient }
+sub server_addr (@) { $ServerAddr = $_[0] if @_; $ServerAddr }
+sub server_root () { $ServRoot }
+sub html_dir () { "$ServRoot/html" }
+sub env_to_nginx (@) { push @EnvToNginx, @_ }
+# The last one added runs first, as in the real module.
+sub add_block_preprocessor (&) { unshift @BlockPreprocessors, $_[0] }
+sub add_cleanup_handler ($) { unshift @CleanupHandlers, $_[0] }
+sub check_accum_error_log () { $CheckAccumErrLog = 1 }
+sub timeout (@) { $Timeout = $_[0] if @_; $Timeout }
 
 my $OwnerPid = $$;
 my $Server;
@@ -104,10 +109,14 @@ sub server {
     );
 }
 
-sub bail_out {
+sub bail_out (@) {
     my $msg = join '', @_;
+    $msg =~ s/\s+\z//;
     cleanup();
-    Test::More::BAIL_OUT($msg);
+    # prove shows only the first line of a bail-out; details go to stderr.
+    my ($first, $details) = split /\n/, $msg, 2;
+    Test::More::diag($details) if defined $details;
+    Test::More::BAIL_OUT($first);
 }
 
 sub cleanup {
@@ -131,7 +140,7 @@ for my $sig (qw(INT TERM HUP)) {
         if !defined $SIG{$sig} || $SIG{$sig} eq '' || $SIG{$sig} eq 'DEFAULT';
 }
 
-sub run_tests {
+sub run_tests () {
     $ENV{TEST_NGINX_SERVER_PORT} = $ServerPort unless defined $ENV{TEST_NGINX_SERVER_PORT};
     $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
     my $srv = server();
@@ -171,6 +180,7 @@ sub _settings {
         force_restart => ($ENV{TEST_NGINX_FORCE_RESTART_ON_TEST} // 1) ne '0',
         fast_shutdown => _env_true('TEST_NGINX_FAST_SHUTDOWN'),
         worker_user => $ENV{TEST_NGINX_WORKER_USER},
+        ignore_missing_directives => _env_true('TEST_NGINX_IGNORE_MISSING_DIRECTIVES'),
         bail_out => \&bail_out,
     };
 }

@@ -14,7 +14,7 @@ use IO::Socket::INET ();
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(
-  build_request parse_more_headers exchange parse_responses dechunk
+  build_request build_request_packets parse_more_headers exchange parse_responses dechunk
 );
 
 # more_headers text -> list of [key, value]; blank and '#' lines dropped.
@@ -65,8 +65,36 @@ sub build_request {
     return ("$req\r\n$body", $method);
 }
 
+# A request given as packets (`--- request eval [["POST /t\nab", "cd"]]`):
+# the first packet is a request as above, the others are more body bytes
+# sent in separate writes ({value => ..., delay_before => s} adds a pause).
+# The Content-Length covers the whole body; nothing is trimmed, since the
+# split points are the point of such a test.
+sub build_request_packets {
+    my ($packets, $more_headers) = @_;
+    my @p = map { ref $_ eq 'HASH' ? {%$_} : { value => $_ } } @$packets;
+    die "Empty request packet list\n" unless @p;
+    my $text = $p[0]{value} // '';
+    1 while $text =~ s/^\s+// || $text =~ s/^#[^\n]*(?:\n|\z)//;
+    my ($first, $body) = split /\n/, $text, 2;
+    my ($head, $method) = build_request("$first\n", $more_headers);
+    $body //= '';
+    my $total = length($body);
+    $total += length($_->{value} // '') for @p[1 .. $#p];
+    my $mh = $more_headers // '';
+    if ($total && $mh !~ /^\s*Content-Length\s*:/m
+        && !grep { lc $_->[0] eq 'transfer-encoding' } parse_more_headers($mh)) {
+        $head =~ s/\r\n\z/Content-Length: $total\r\n\r\n/;
+    }
+    $p[0]{value} = $head . $body;
+    return (\@p, $method);
+}
+
 # Sends $packets (arrayref of strings or {value, delay_before}) on a fresh
-# connection, reads until the peer closes or $timeout seconds pass.
+# connection while reading, until the peer closes. Like the real module,
+# %a{timeout} is an idle timeout: it restarts whenever the socket is ready.
+# %a{middle_delay}: pause before packets without their own delay_before;
+# %a{shutdown}: shutdown(2) mode once everything is written.
 # Returns { raw, timed_out, error }.
 sub exchange {
     my (%a) = @_;
@@ -80,44 +108,55 @@ sub exchange {
         last if $sock;
         sleep($a{retry_sleep} // 0.015) if $i < $tries;
     }
-    return { raw => '', error => "failed to connect to $a{port}: $!" } unless $sock;
+    return { raw => '', connect_error => "Can't connect to " . ($a{host} // '127.0.0.1') . ":$a{port}: $!" }
+        unless $sock;
     binmode $sock;
-    my $deadline = time + $a{timeout};
-    my $sel = IO::Select->new($sock);
-    for my $p (@{ $a{packets} }) {
-        my ($data, $delay) = ref $p eq 'HASH' ? ($p->{value}, $p->{delay_before}) : ($p, 0);
-        sleep $delay if $delay;
-        my $off = 0;
-        while ($off < length $data) {
-            my $left = $deadline - time;
-            return { raw => '', timed_out => 1, error => 'send timed out' }
-                if $left <= 0 || !$sel->can_write($left);
-            my $n = syswrite $sock, $data, length($data) - $off, $off;
+    $sock->blocking(0);
+
+    my @packets = map { ref $_ eq 'HASH' ? {%$_} : { value => $_ } } @{ $a{packets} };
+    my $buf = (shift @packets)->{value} // '';
+    my ($off, $writing, $raw, %res) = (0, 1, '');
+    while (1) {
+        my $r = IO::Select->new($sock);
+        my $w = $writing ? IO::Select->new($sock) : undef;
+        my ($readable, $writable) = IO::Select->select($r, $w, undef, $a{timeout});
+        if (!$readable && !$writable) {
+            $res{timed_out} = 1;
+            last;
+        }
+        if ($readable && @$readable) {
+            my $n = sysread $sock, $raw, 65536, length $raw;
             if (!defined $n) {
                 next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
-                last;    # the server may answer and close early (e.g. 413)
+                $res{error} = "read error: $!";
+                last;
+            }
+            last if $n == 0;
+        }
+        next unless $writable && @$writable;
+        if ($off < length $buf) {
+            my $n = syswrite $sock, $buf, length($buf) - $off, $off;
+            if (!defined $n) {
+                next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
+                # The server may answer and close early (413): keep reading.
+                $res{error} = "write failed: $!";
+                $writing = 0;
+                next;
             }
             $off += $n;
         }
-    }
-    my $raw = '';
-    while (1) {
-        my $left = $deadline - time;
-        if ($left <= 0 || !$sel->can_read($left)) {
-            close $sock;
-            return { raw => $raw, timed_out => 1 };
+        next if $off < length $buf;
+        if (my $p = shift @packets) {
+            my $delay = $p->{delay_before} // $a{middle_delay};
+            sleep $delay if $delay;
+            ($buf, $off) = ($p->{value} // '', 0);
+            next;
         }
-        my $n = sysread $sock, $raw, 65536, length $raw;
-        if (!defined $n) {
-            next if $! == EINTR || $! == EAGAIN;
-            my $err = "$!";
-            close $sock;
-            return { raw => $raw, error => "read error: $err" };
-        }
-        last if $n == 0;
+        $writing = 0;
+        shutdown $sock, $a{shutdown} if defined $a{shutdown};
     }
     close $sock;
-    return { raw => $raw };
+    return { raw => $raw, %res };
 }
 
 # Decodes a chunked body. Returns ($body, $rest, $error).
@@ -182,7 +221,7 @@ sub _parse_one {
     $r->{raw_headers} = $head;
     my $res = HTTP::Response->parse($head);
     $r->{res} = $res;
-    $r->{code} = defined $res->code ? $res->code : '';
+    $r->{code} = defined $res->code && $res->code =~ /^\d+$/ ? $res->code : '';
     my $code = $r->{code};
 
     if ($is_head || $code eq '304' || $code eq '101') {

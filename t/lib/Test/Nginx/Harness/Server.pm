@@ -49,7 +49,7 @@ sub version_info {
     my $self = shift;
     return $self->{vinfo} if $self->{vinfo};
     my $bin = $self->{binary};
-    my $out = `'$bin' -V 2>&1`;
+    my $out = qx{\Q$bin\E -V 2>&1};
     die "Cannot run nginx binary '$bin' (TEST_NGINX_BINARY): $out\n"
         if $? != 0 || $out !~ m{version: \S+?/(\d+)\.(\d+)\.(\d+)};
     my @v = ($1, $2, $3);
@@ -199,8 +199,18 @@ sub write_conf {
 sub running {
     my $self = shift;
     return 0 unless $self->{pid};
-    return _alive($self->{pid});
+    return 1 if _alive($self->{pid});
+    # As its subreaper we can tell how it died (a crashing module: SIGSEGV).
+    if (waitpid($self->{pid}, WNOHANG) == $self->{pid}) {
+        my $st = $?;
+        $self->{death} = ($st & 127) ? "killed by signal " . ($st & 127) . (($st & 128) ? ' (core dumped)' : '')
+            : "exited with status " . ($st >> 8);
+    }
+    return 0;
 }
+
+# Why the nginx we started is gone, if it died on its own; undef otherwise.
+sub death { $_[0]{death} }
 
 # Starts nginx with the written conf. Dies with nginx's stderr and the error
 # log tail when it does not come up. Only a busy port is retried: every
@@ -219,7 +229,10 @@ sub start {
         }
         my $log = slurp($self->error_log) // '';
         my @tail = tail_lines($log, 20, \&Test::Nginx::Harness::Util::non_debug_line);
-        die "Failed to start nginx ($self->{binary}):\n$err"
+        # First line: the reason, short enough for prove's bail-out summary.
+        my ($why) = $err =~ /^(nginx: \[(?:emerg|alert|crit)\].*)$/m;
+        ($why) = $err =~ /^(exit status .*)$/m unless $why;
+        die "Failed to start nginx: " . ($why // 'see below') . "\n$err"
             . (@tail ? "error.log tail:\n" . join("\n", @tail) . "\n" : '');
     }
 }
@@ -242,7 +255,7 @@ sub _start_once {
     my $status = $?;
     my $stderr = slurp($stderr_file) // '';
     print STDERR $stderr if $stderr =~ /\S/ && $status == 0;
-    return (0, "command: @cmd\nexit status " . ($status >> 8) . "\n$stderr") if $status != 0;
+    return (0, "command: @cmd\nexit status " . ($status >> 8) . "\n$stderr", $status) if $status != 0;
 
     # The daemon writes the pid file after its parent has exited.
     my $until = time + 3;
@@ -254,7 +267,15 @@ sub _start_once {
         }
         sleep 0.002;
     }
-    return (0, "command: @cmd\nnginx exited 0 but wrote no pid file " . $self->pid_file . "\n$stderr");
+    return (0, "command: @cmd\nnginx exited 0 but wrote no pid file " . $self->pid_file . "\n$stderr", 0);
+}
+
+# One start attempt for `--- must_die`: returns nginx's wait status (0 when
+# it did start; it is then running and stop() ends it).
+sub try_start {
+    my $self = shift;
+    my (undef, undef, $status) = $self->_start_once;
+    return $status // 0;
 }
 
 # Graceful stop (QUIT, or TERM for TEST_NGINX_FAST_SHUTDOWN); KILL after
@@ -262,6 +283,7 @@ sub _start_once {
 sub stop {
     my ($self, %opt) = @_;
     my $pid = delete $self->{pid} or return;
+    delete $self->{death};
     my $timeout = $opt{timeout} // 3;
     kill($opt{fast} ? 'TERM' : 'QUIT', $pid) or return;
     return if _wait_gone($pid, $timeout);
