@@ -10,6 +10,7 @@ mod conf;
 mod ctx;
 mod fallback;
 mod handler;
+mod memc;
 mod modconf;
 mod peers;
 mod response;
@@ -167,7 +168,30 @@ static NGX_HTTP_FASTDFS_MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
     merge_loc_conf: Some(conf::merge_loc_conf),
 };
 
-ngx::ngx_modules!(ngx_http_fastdfs_module);
+use memc::ngx_http_memc_store_module;
+
+// The module list nginx reads from a dynamic module. Written out because `ngx::ngx_modules!` of
+// ngx 0.5.1 does not compile for more than one module (its `count!` rejects a trailing comma).
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub static mut ngx_modules: [*const ngx_module_t; 3] = [
+    // Only the addresses of the module statics are taken.
+    ptr::addr_of!(ngx_http_fastdfs_module),
+    ptr::addr_of!(ngx_http_memc_store_module),
+    ptr::null(),
+];
+
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub static mut ngx_module_names: [*const c_char; 3] = [
+    c"ngx_http_fastdfs_module".as_ptr(),
+    c"ngx_http_memc_store_module".as_ptr(),
+    ptr::null(),
+];
+
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub static mut ngx_module_order: [*const c_char; 1] = [ptr::null()];
 
 #[used]
 #[allow(non_upper_case_globals)]

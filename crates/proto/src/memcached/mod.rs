@@ -203,11 +203,13 @@ mod error;
 mod item;
 mod limits;
 mod meta;
+pub mod nginx;
 mod number;
 mod parse;
 mod request;
 mod response;
 
+pub use base64::encode as base64_encode;
 pub use client::{ResponseError, ResponseParser};
 pub use decoder::RequestDecoder;
 pub use error::{Action, ErrorKind, ProtocolError};

@@ -1,0 +1,494 @@
+//! The single writer thread. It drains every queued mutation, evaluates their conditions in
+//! order against the index (plus this batch's own earlier writes), appends the resulting records
+//! with one `write`, syncs once for the whole batch (group commit), publishes the index changes and
+//! only then answers. Readers therefore never see a record that is not yet in the file.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::checkpoint;
+use super::log::{seg_path, EngineConfig, Entry, Shared, SyncMode};
+use super::record::{self, Header, Kind, HEADER_LEN};
+use super::{format_counter, parse_counter, pos, EngineError, Mutation, Outcome, StoreMode};
+use crate::clock::now_secs;
+
+pub(crate) struct Job {
+    pub m: Mutation,
+    pub reply: oneshot::Sender<Result<Outcome, EngineError>>,
+}
+
+/// Upper bound of record bytes gathered into one batch before it is written.
+const BATCH_BYTES: usize = 16 << 20;
+
+pub(crate) struct Writer {
+    sh: Arc<Shared>,
+    cfg: EngineConfig,
+    file: Arc<File>,
+    seg: u32,
+    /// Bytes of the active segment already handed to the kernel.
+    off: u64,
+    buf: Vec<u8>,
+    next_cas: u64,
+    overlay: HashMap<Box<[u8]>, Entry>,
+    since_ckpt: u64,
+    last_ckpt: Instant,
+    last_sync: Instant,
+    unsynced: bool,
+}
+
+impl Writer {
+    pub fn new(
+        sh: Arc<Shared>,
+        cfg: EngineConfig,
+        seg: u32,
+        off: u64,
+        next_cas: u64,
+    ) -> Result<Self, EngineError> {
+        let file = sh
+            .segs
+            .read()
+            .ok()
+            .and_then(|s| s.get(&seg).cloned())
+            .ok_or_else(|| EngineError::BadDir(format!("active segment {seg} not open")))?;
+        Ok(Writer {
+            sh,
+            cfg,
+            file,
+            seg,
+            off,
+            buf: Vec::with_capacity(1 << 20),
+            next_cas,
+            overlay: HashMap::new(),
+            since_ckpt: 0,
+            last_ckpt: Instant::now(),
+            last_sync: Instant::now(),
+            unsynced: false,
+        })
+    }
+
+    pub fn run(mut self, rx: mpsc::Receiver<Job>) {
+        let tick = match self.cfg.sync {
+            SyncMode::Interval(d) => d.min(Duration::from_secs(1)),
+            _ => Duration::from_secs(1),
+        };
+        loop {
+            let first = match rx.recv_timeout(tick) {
+                Ok(j) => j,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.housekeeping(false);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            let mut jobs = vec![first];
+            while self.buf.len() < BATCH_BYTES {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            self.batch(jobs);
+            self.housekeeping(false);
+        }
+        self.housekeeping(true);
+    }
+
+    fn batch(&mut self, jobs: Vec<Job>) {
+        let start = (self.seg, self.off);
+        let mut results = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        for Job { m, reply } in jobs {
+            results.push(self.eval(m));
+            replies.push(reply);
+        }
+        let wrote = !self.buf.is_empty() || (self.seg, self.off) != start;
+        let durable = self.flush().and_then(|()| match self.cfg.sync {
+            SyncMode::Always if wrote => self.sync(),
+            _ => Ok(()),
+        });
+        match durable {
+            Ok(()) => self.publish(),
+            Err(e) => {
+                tracing::error!("write failed, batch rolled back: {e}");
+                self.rollback();
+                for r in replies {
+                    let _ = r.send(Err(EngineError::io("appending to the log", clone_io(&e))));
+                }
+                return;
+            }
+        }
+        for (r, res) in replies.into_iter().zip(results) {
+            let _ = r.send(res);
+        }
+    }
+
+    /// Drops what was not written; a partial write is cut off. Records an earlier flush of this
+    /// batch already wrote stay in the log (their writers got an error: an ambiguous outcome).
+    fn rollback(&mut self) {
+        self.overlay.clear();
+        self.buf.clear();
+        let _ = self.file.set_len(self.off);
+    }
+
+    fn publish(&mut self) {
+        if let Ok(mut idx) = self.sh.index.write() {
+            for (k, e) in self.overlay.drain() {
+                let old = idx.insert(k, e);
+                self.sh.counters.replace(old.as_ref(), &e);
+            }
+        }
+        self.sh.head.send_replace(pos(self.seg, self.off));
+    }
+
+    fn flush(&mut self) -> Result<(), EngineError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        (&*self.file)
+            .write_all(&self.buf)
+            .map_err(|e| EngineError::io(format!("writing segment {}", self.seg), e))?;
+        self.off += self.buf.len() as u64;
+        self.since_ckpt += self.buf.len() as u64;
+        self.sh
+            .counters
+            .disk_bytes
+            .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        self.buf.clear();
+        self.unsynced = true;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), EngineError> {
+        if self.unsynced {
+            self.file
+                .sync_data()
+                .map_err(|e| EngineError::io(format!("syncing segment {}", self.seg), e))?;
+            self.unsynced = false;
+        }
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> Result<(), EngineError> {
+        self.flush()?;
+        self.sync()?;
+        let seg = self.seg + 1;
+        let path = seg_path(&self.sh.dir, seg);
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| EngineError::io(format!("creating {}", path.display()), e))?;
+        let f = Arc::new(f);
+        if let Ok(mut s) = self.sh.segs.write() {
+            s.insert(seg, f.clone());
+        }
+        checkpoint::sync_dir(&self.sh.dir.join("seg"))?;
+        tracing::info!(seg, "rotated to a new segment");
+        self.file = f;
+        self.seg = seg;
+        self.off = 0;
+        Ok(())
+    }
+
+    fn housekeeping(&mut self, closing: bool) {
+        let due_sync = match self.cfg.sync {
+            SyncMode::Interval(d) => self.last_sync.elapsed() >= d,
+            _ => false,
+        };
+        if (due_sync || closing) && self.sync().is_err() {
+            tracing::error!("periodic sync failed");
+        }
+        let due_ckpt = self.since_ckpt >= self.cfg.checkpoint_bytes
+            || (self.since_ckpt > 0 && self.last_ckpt.elapsed() >= self.cfg.checkpoint_interval);
+        if due_ckpt || (closing && self.since_ckpt > 0) {
+            if let Err(e) = self.checkpoint() {
+                tracing::error!("checkpoint failed: {e}");
+            }
+        }
+    }
+
+    pub fn checkpoint(&mut self) -> Result<(), EngineError> {
+        // The checkpoint must never cover log bytes that a crash could still lose, and must
+        // contain every record it covers (also those of the batch in progress).
+        self.flush()?;
+        self.sync()?;
+        self.publish();
+        let c = &self.sh.counters;
+        let meta = checkpoint::Meta {
+            pos: pos(self.seg, self.off),
+            next_cas: self.next_cas,
+            hlc: self.sh.hlc.peek(),
+            master_pos: c.master_pos.load(Ordering::Acquire),
+            total_items: c.total_items.load(Ordering::Relaxed),
+        };
+        let t = Instant::now();
+        let idx = self
+            .sh
+            .index
+            .read()
+            .map_err(|_| EngineError::BadDir("index lock poisoned".into()))?;
+        checkpoint::write(&self.sh.dir, &meta, &idx)?;
+        tracing::info!(
+            entries = idx.len(),
+            ms = t.elapsed().as_millis() as u64,
+            "index checkpoint written"
+        );
+        self.since_ckpt = 0;
+        self.last_ckpt = Instant::now();
+        Ok(())
+    }
+
+    fn current(&self, key: &[u8]) -> Option<Entry> {
+        if let Some(e) = self.overlay.get(key) {
+            return Some(*e);
+        }
+        self.sh.index.read().ok()?.get(key).copied()
+    }
+
+    fn read_value(&self, e: &Entry) -> Result<Vec<u8>, EngineError> {
+        let len = e.record_len();
+        let mut rec = vec![0u8; len];
+        if e.seg == self.seg && e.off >= self.off {
+            let at = (e.off - self.off) as usize;
+            rec.copy_from_slice(&self.buf[at..at + len]);
+        } else {
+            let f = self
+                .sh
+                .segs
+                .read()
+                .ok()
+                .and_then(|s| s.get(&e.seg).cloned());
+            let f = f.ok_or_else(|| EngineError::Corrupt {
+                seg: e.seg,
+                off: e.off,
+                reason: "segment missing".into(),
+            })?;
+            f.read_exact_at(&mut rec, e.off)
+                .map_err(|err| EngineError::io(format!("reading segment {}", e.seg), err))?;
+            record::verify(&rec).map_err(|err| EngineError::Corrupt {
+                seg: e.seg,
+                off: e.off,
+                reason: err.to_string(),
+            })?;
+        }
+        Ok(rec.split_off(HEADER_LEN + e.klen as usize))
+    }
+
+    /// Appends an already-encoded record and remembers where it went.
+    fn append_raw(&mut self, key: &[u8], rec: &[u8]) -> Result<Entry, EngineError> {
+        let end = self.off + self.buf.len() as u64;
+        if end > 0 && end + rec.len() as u64 > self.cfg.segment_bytes {
+            self.rotate()?;
+        }
+        let h = record::decode_header(rec).map_err(|e| EngineError::Corrupt {
+            seg: self.seg,
+            off: 0,
+            reason: e.to_string(),
+        })?;
+        let e = Entry::from_header(&h, self.seg, self.off + self.buf.len() as u64);
+        self.buf.extend_from_slice(rec);
+        self.overlay.insert(key.into(), e);
+        Ok(e)
+    }
+
+    fn put(
+        &mut self,
+        kind: Kind,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        exptime: u32,
+    ) -> Result<u64, EngineError> {
+        let cas = self.next_cas;
+        self.next_cas += 1;
+        let h = Header {
+            kind,
+            origin: self.sh.node_id,
+            klen: key.len() as u16,
+            flags,
+            exptime,
+            vlen: value.len() as u32,
+            cas,
+            hlc: self.sh.hlc.tick(),
+            repl_pos: 0,
+        };
+        let mut rec = Vec::with_capacity(h.total_len());
+        record::encode(&h, key, value, &mut rec);
+        self.append_raw(key, &rec)?;
+        self.sh.counters.total_items.fetch_add(1, Ordering::Relaxed);
+        Ok(cas)
+    }
+
+    fn eval(&mut self, m: Mutation) -> Result<Outcome, EngineError> {
+        let now = now_secs();
+        match m {
+            Mutation::Store {
+                mode,
+                key,
+                value,
+                flags,
+                exptime,
+            } => {
+                let cur = self.current(&key).filter(|e| e.live(now));
+                let (value, flags, exptime) = match (mode, cur) {
+                    (StoreMode::Add, Some(_))
+                    | (StoreMode::Replace | StoreMode::Append | StoreMode::Prepend, None) => {
+                        return Ok(Outcome::NotStored)
+                    }
+                    (StoreMode::Cas(_), None) => return Ok(Outcome::NotFound),
+                    (StoreMode::Cas(c), Some(e)) if e.cas != c => return Ok(Outcome::Exists),
+                    (StoreMode::Append, Some(e)) => {
+                        let mut v = self.read_value(&e)?;
+                        v.extend_from_slice(&value);
+                        (v, e.flags, e.exptime)
+                    }
+                    (StoreMode::Prepend, Some(e)) => {
+                        let mut v = value;
+                        v.extend_from_slice(&self.read_value(&e)?);
+                        (v, e.flags, e.exptime)
+                    }
+                    _ => (value, flags, exptime),
+                };
+                let cas = self.put(Kind::Put, &key, &value, flags, exptime)?;
+                Ok(Outcome::Stored { cas })
+            }
+            Mutation::Delete { key, cas } => match self.current(&key).filter(|e| e.live(now)) {
+                None => Ok(Outcome::NotFound),
+                Some(e) if cas.is_some_and(|c| c != e.cas) => Ok(Outcome::Exists),
+                Some(_) => {
+                    self.put(Kind::Tombstone, &key, &[], 0, 0)?;
+                    Ok(Outcome::Deleted)
+                }
+            },
+            Mutation::Arith { key, incr, delta } => {
+                let Some(e) = self.current(&key).filter(|e| e.live(now)) else {
+                    return Ok(Outcome::NotFound);
+                };
+                let old = self.read_value(&e)?;
+                let Some(n) = parse_counter(&old) else {
+                    return Ok(Outcome::NonNumeric);
+                };
+                let value = if incr {
+                    n.wrapping_add(delta)
+                } else {
+                    n.saturating_sub(delta)
+                };
+                let cas = self.put(
+                    Kind::Put,
+                    &key,
+                    &format_counter(value, old.len()),
+                    e.flags,
+                    e.exptime,
+                )?;
+                Ok(Outcome::Number { value, cas })
+            }
+            Mutation::Touch { key, exptime } => {
+                let Some(e) = self.current(&key).filter(|e| e.live(now)) else {
+                    return Ok(Outcome::NotFound);
+                };
+                let v = self.read_value(&e)?;
+                self.put(Kind::Put, &key, &v, e.flags, exptime)?;
+                Ok(Outcome::Touched)
+            }
+            Mutation::FlushAll => {
+                let mut keys: Vec<Box<[u8]>> = match self.sh.index.read() {
+                    Ok(i) => i
+                        .iter()
+                        .filter(|(_, e)| e.live(now))
+                        .map(|(k, _)| k.clone())
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
+                keys.extend(
+                    self.overlay
+                        .iter()
+                        .filter(|(_, e)| e.live(now))
+                        .map(|(k, _)| k.clone()),
+                );
+                keys.sort_unstable();
+                keys.dedup();
+                for k in &keys {
+                    self.put(Kind::Tombstone, k, &[], 0, 0)?;
+                }
+                Ok(Outcome::Flushed(keys.len() as u64))
+            }
+            Mutation::Replicated { mut record, pos } => {
+                let h = record::verify(&record).map_err(|e| EngineError::Corrupt {
+                    seg: 0,
+                    off: pos,
+                    reason: format!("replicated record: {e}"),
+                })?;
+                self.sh.hlc.observe(h.hlc);
+                self.sh.counters.master_pos.store(pos, Ordering::Release);
+                let key: Vec<u8> = record[HEADER_LEN..HEADER_LEN + h.klen as usize].to_vec();
+                if let Some(cur) = self.current(&key) {
+                    if (cur.hlc, cur.origin) >= (h.hlc, h.origin) {
+                        return Ok(Outcome::Applied(false));
+                    }
+                }
+                record::set_repl_pos(&mut record, pos);
+                record::set_cas(&mut record, self.next_cas);
+                self.next_cas += 1;
+                self.append_raw(&key, &record)?;
+                self.sh.counters.total_items.fetch_add(1, Ordering::Relaxed);
+                self.sh
+                    .counters
+                    .last_applied_hlc
+                    .store(h.hlc, Ordering::Relaxed);
+                Ok(Outcome::Applied(true))
+            }
+            Mutation::Relocate { record, seg, off } => {
+                let h = record::verify(&record).map_err(|e| EngineError::Corrupt {
+                    seg,
+                    off,
+                    reason: e.to_string(),
+                })?;
+                let key = record[HEADER_LEN..HEADER_LEN + h.klen as usize].to_vec();
+                match self.current(&key) {
+                    Some(e) if e.seg == seg && e.off == off => {
+                        self.append_raw(&key, &record)?;
+                        Ok(Outcome::Applied(true))
+                    }
+                    _ => Ok(Outcome::Applied(false)),
+                }
+            }
+            Mutation::Checkpoint => {
+                self.checkpoint()?;
+                Ok(Outcome::Applied(true))
+            }
+            Mutation::ReplPosition { pos, epoch } => {
+                let c = &self.sh.counters;
+                if c.master_epoch.load(Ordering::Acquire) != epoch {
+                    checkpoint::store_master_epoch(&self.sh.dir, epoch)?;
+                    c.master_epoch.store(epoch, Ordering::Release);
+                    c.master_pos.store(pos, Ordering::Release);
+                    // Records carry positions of the old master; pin the new one in a checkpoint.
+                    self.checkpoint()?;
+                } else {
+                    c.master_pos.store(pos, Ordering::Release);
+                }
+                Ok(Outcome::Applied(false))
+            }
+        }
+    }
+}
+
+fn clone_io(e: &EngineError) -> std::io::Error {
+    match e {
+        EngineError::Io { source, .. } => match source.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => std::io::Error::other(other.to_string()),
+    }
+}

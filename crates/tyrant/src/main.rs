@@ -1,0 +1,276 @@
+//! tyrantd: persistent KV daemon for images keyed by URL (memcached protocol + HTTP, one port).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use tokio::sync::watch;
+use tyrant::config::{Config, FileConfig};
+use tyrant::engine::log::{EngineConfig, LogEngine};
+use tyrant::server::{self, App};
+use tyrant::stats::{ReplStatus, Stats};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tyrantd",
+    version,
+    about = "Persistent KV daemon speaking memcached and HTTP on one port"
+)]
+struct Args {
+    /// Configuration file (TOML); flags override it.
+    #[arg(short = 'c', long)]
+    config: Option<PathBuf>,
+    /// Validate the configuration and exit.
+    #[arg(long)]
+    check_config: bool,
+    /// Listen address, e.g. 127.0.0.1:1978.
+    #[arg(short = 'l', long)]
+    listen: Option<String>,
+    /// Data directory.
+    #[arg(short = 'd', long)]
+    data_dir: Option<PathBuf>,
+    /// Worker threads.
+    #[arg(short = 't', long)]
+    threads: Option<usize>,
+    /// always | interval:<ms> | none
+    #[arg(long)]
+    sync: Option<String>,
+    /// Segment / update-log rotation size (e.g. 1g).
+    #[arg(long, alias = "ulim")]
+    segment_size: Option<String>,
+    /// Checkpoint after this much log (e.g. 256m).
+    #[arg(long)]
+    checkpoint_size: Option<String>,
+    /// Checkpoint at least this often when there were writes.
+    #[arg(long)]
+    checkpoint_interval_secs: Option<u64>,
+    /// Compact sealed segments whose live fraction is below this (0 = never).
+    #[arg(long)]
+    compact_ratio: Option<f64>,
+    #[arg(long)]
+    compact_interval_secs: Option<u64>,
+    /// Server id, non-zero and unique among replicating servers.
+    #[arg(long, alias = "sid")]
+    server_id: Option<u16>,
+    /// Replicate from this master (host:port).
+    #[arg(long)]
+    master: Option<String>,
+    /// Refuse client writes.
+    #[arg(long)]
+    read_only: bool,
+    /// Networks allowed to write (repeatable), e.g. 10.0.0.0/8.
+    #[arg(long)]
+    allow_write: Vec<String>,
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Close connections idle this long (0 = never).
+    #[arg(long)]
+    idle_timeout_secs: Option<u64>,
+    #[arg(long)]
+    max_key_len: Option<usize>,
+    /// Largest value (e.g. 64m).
+    #[arg(long)]
+    max_item_size: Option<String>,
+    #[arg(long)]
+    max_line: Option<usize>,
+    /// Let flush_all erase everything.
+    #[arg(long)]
+    allow_flush_all: bool,
+    /// nginx | tt
+    #[arg(long)]
+    http_key_mode: Option<String>,
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// error | warn | info | debug | trace
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+impl Args {
+    fn overrides(&self) -> FileConfig {
+        FileConfig {
+            listen: self.listen.clone(),
+            data_dir: self.data_dir.clone(),
+            threads: self.threads,
+            sync: self.sync.clone(),
+            segment_size: self.segment_size.clone(),
+            checkpoint_size: self.checkpoint_size.clone(),
+            checkpoint_interval_secs: self.checkpoint_interval_secs,
+            compact_ratio: self.compact_ratio,
+            compact_interval_secs: self.compact_interval_secs,
+            server_id: self.server_id,
+            master: self.master.clone(),
+            read_only: self.read_only.then_some(true),
+            allow_write: (!self.allow_write.is_empty()).then(|| self.allow_write.clone()),
+            max_connections: self.max_connections,
+            idle_timeout_secs: self.idle_timeout_secs,
+            max_key_len: self.max_key_len,
+            max_item_size: self.max_item_size.clone(),
+            max_line: self.max_line,
+            allow_flush_all: self.allow_flush_all.then_some(true),
+            http_key_mode: self.http_key_mode.clone(),
+            pid_file: self.pid_file.clone(),
+            log_level: self.log_level.clone(),
+        }
+    }
+}
+
+fn load(args: &Args) -> Result<Config, String> {
+    let file = match &args.config {
+        Some(p) => FileConfig::load(p).map_err(|e| e.to_string())?,
+        None => FileConfig::default(),
+    };
+    file.merge(args.overrides())
+        .validate()
+        .map_err(|e| format!("invalid configuration: {e}"))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let cfg = match load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tyrantd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        println!("tyrantd: configuration OK ({cfg:?})");
+        return ExitCode::SUCCESS;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.threads)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tyrantd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("tyrantd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cfg: Config) -> Result<(), String> {
+    let t = Instant::now();
+    let engine = LogEngine::open(EngineConfig {
+        dir: cfg.data_dir.clone(),
+        sync: cfg.sync,
+        segment_bytes: cfg.segment_bytes,
+        checkpoint_bytes: cfg.checkpoint_bytes,
+        checkpoint_interval: cfg.checkpoint_interval,
+        node_id: cfg.server_id,
+    })
+    .map_err(|e| format!("opening {}: {e}", cfg.data_dir.display()))?;
+    let engine = Arc::new(engine);
+    tracing::info!(
+        items = tyrant::engine::Engine::stats(&*engine).curr_items,
+        ms = t.elapsed().as_millis() as u64,
+        "storage opened"
+    );
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    if let Some(p) = &cfg.pid_file {
+        std::fs::write(p, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("writing pid file {}: {e}", p.display()))?;
+    }
+    let (drain_tx, draining) = watch::channel(false);
+    let app = Arc::new(App {
+        cfg: cfg.clone(),
+        engine: engine.clone(),
+        stats: Stats::default(),
+        repl: Arc::new(ReplStatus::default()),
+        started: Instant::now(),
+        draining,
+    });
+    tracing::info!(listen = %cfg.listen, sid = cfg.server_id, master = cfg.master.as_deref().unwrap_or("-"), "tyrantd ready");
+    if let Some(m) = cfg.master.clone() {
+        tokio::spawn(tyrant::repl::follow(app.clone(), m));
+    }
+    if cfg.compact_ratio > 0.0 {
+        tokio::spawn(compactor(app.clone()));
+    }
+    let server = tokio::spawn(server::serve(app.clone(), listener));
+    wait_for_signal().await;
+    tracing::info!("shutting down: draining connections");
+    let _ = drain_tx.send(true);
+    let _ = server.await;
+    let engine2 = engine.clone();
+    let _ = tokio::task::spawn_blocking(move || engine2.close()).await;
+    if let Some(p) = &cfg.pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Reclaims space from overwritten and deleted values, one segment at a time, off the runtime.
+async fn compactor(app: Arc<App>) {
+    use std::sync::atomic::Ordering;
+    let mut draining = app.draining.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(app.cfg.compact_interval) => {}
+            _ = draining.changed() => return,
+        }
+        loop {
+            let (engine, ratio) = (app.engine.clone(), app.cfg.compact_ratio);
+            match tokio::task::spawn_blocking(move || engine.compact_once(ratio)).await {
+                Ok(Ok(Some(r))) => {
+                    app.stats.compactions.fetch_add(1, Ordering::Relaxed);
+                    app.stats
+                        .compacted_bytes
+                        .fetch_add(r.reclaimed_bytes, Ordering::Relaxed);
+                }
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => {
+                    tracing::error!("compaction failed: {e}");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!("compaction task failed: {e}");
+                    break;
+                }
+            }
+            if *app.draining.borrow() {
+                return;
+            }
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
