@@ -203,6 +203,7 @@ mod error;
 mod item;
 mod limits;
 mod meta;
+pub mod nginx;
 mod number;
 mod parse;
 mod request;

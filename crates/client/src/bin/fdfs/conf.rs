@@ -1,0 +1,108 @@
+//! Where the trackers are: `--tracker` flags, else `tracker_server` lines of a FastDFS
+//! `client.conf` (the same file the stock tools read).
+
+use std::path::Path;
+use std::time::Duration;
+
+use fdfs_client::ClientOptions;
+
+const DEFAULT_CONF: &str = "/etc/fdfs/client.conf";
+
+pub fn resolve(
+    flags: &[String],
+    config: Option<&Path>,
+) -> Result<(Vec<String>, ClientOptions), String> {
+    let mut opts = ClientOptions::default();
+    let mut from_file = Vec::new();
+    let path = match config {
+        Some(p) => Some(p),
+        None if flags.is_empty() && Path::new(DEFAULT_CONF).exists() => {
+            Some(Path::new(DEFAULT_CONF))
+        }
+        None => None,
+    };
+    if let Some(p) = path {
+        let text =
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        from_file = parse(&text, &mut opts).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    let trackers = if flags.is_empty() {
+        from_file
+    } else {
+        flags.to_vec()
+    };
+    if trackers.is_empty() {
+        return Err(format!(
+            "no tracker: pass --tracker host:port or --config FILE (or create {DEFAULT_CONF})"
+        ));
+    }
+    for t in &trackers {
+        check_addr(t)?;
+    }
+    Ok((trackers, opts))
+}
+
+fn check_addr(t: &str) -> Result<(), String> {
+    match t.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0) => Ok(()),
+        _ => Err(format!("tracker {t:?} is not host:port")),
+    }
+}
+
+/// `key = value` lines, `#` comments; unknown keys are ignored as the C client does.
+fn parse(text: &str, opts: &mut ClientOptions) -> Result<Vec<String>, String> {
+    let mut trackers = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('[') {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(format!("line {}: expected key = value", n + 1));
+        };
+        let (k, v) = (k.trim(), v.trim());
+        let secs = || {
+            v.parse::<u64>()
+                .ok()
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs)
+                .ok_or_else(|| format!("line {}: {k} must be a number of seconds", n + 1))
+        };
+        match k {
+            // "ip1,ip2:port" (inner and outer address): the first one is used.
+            "tracker_server" => {
+                let (hosts, port) = v.rsplit_once(':').ok_or_else(|| {
+                    format!("line {}: tracker_server {v:?} is not host:port", n + 1)
+                })?;
+                let host = hosts.split(',').next().unwrap_or(hosts).trim();
+                trackers.push(format!("{host}:{}", port.trim()));
+            }
+            "connect_timeout" => opts.connect_timeout = secs()?,
+            "network_timeout" => opts.network_timeout = secs()?,
+            _ => {}
+        }
+    }
+    Ok(trackers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_conf() {
+        let mut o = ClientOptions::default();
+        let t = parse(
+            "# c\nconnect_timeout = 3\nnetwork_timeout=9\ntracker_server = 10.0.0.1,1.2.3.4:22122\ntracker_server=h:1\nbase_path=/x\n",
+            &mut o,
+        )
+        .unwrap();
+        assert_eq!(t, ["10.0.0.1:22122", "h:1"]);
+        assert_eq!(o.connect_timeout, Duration::from_secs(3));
+        assert_eq!(o.network_timeout, Duration::from_secs(9));
+        assert!(parse("tracker_server = nope", &mut o).is_err());
+        assert!(parse("connect_timeout = x", &mut o).is_err());
+        assert!(check_addr("h:0").is_err());
+        assert!(check_addr("h:22122").is_ok());
+    }
+}

@@ -1,0 +1,297 @@
+//! `fdfs`: upload, download, delete, inspect files and monitor a FastDFS cluster.
+//! Every failure exits non-zero (unlike `fdfs_download_file`).
+
+mod conf;
+mod info;
+mod monitor;
+mod progress;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use fdfs_client::{FdfsClient, MetaItem, MetaOp, Metadata};
+use tokio::io::AsyncWriteExt;
+
+#[derive(Parser)]
+#[command(name = "fdfs", version, about = "FastDFS command-line client")]
+struct Cli {
+    /// Tracker `host:port` (repeatable). Overrides `tracker_server` lines of the config file.
+    #[arg(short, long = "tracker", global = true)]
+    trackers: Vec<String>,
+    /// FastDFS `client.conf`-style file (`tracker_server = host:port`, `connect_timeout`,
+    /// `network_timeout`). Default: /etc/fdfs/client.conf when no --tracker is given.
+    #[arg(short, long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Upload FILE; prints the file ID (and nothing else) on stdout.
+    Upload {
+        file: PathBuf,
+        /// Upload into this group (query 104) instead of letting the tracker choose (101).
+        #[arg(short, long)]
+        group: Option<String>,
+        /// Metadata item `name=value` (repeatable), set right after the upload.
+        #[arg(short, long = "meta")]
+        meta: Vec<String>,
+    },
+    /// Download FILE_ID to OUT (default: the file name part of the ID; `-` = stdout).
+    Download {
+        file_id: String,
+        out: Option<PathBuf>,
+    },
+    /// Delete FILE_ID.
+    Delete { file_id: String },
+    /// Decode FILE_ID like `fdfs_file_info`; asks the storage when needed or with --server.
+    Info {
+        file_id: String,
+        /// Always ask the storage (QUERY_FILE_INFO), even for normal files.
+        #[arg(short, long)]
+        server: bool,
+    },
+    /// Groups and storages with their status (like `fdfs_monitor`).
+    Monitor {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Metadata of a file.
+    Meta {
+        #[command(subcommand)]
+        op: MetaCmd,
+    },
+    /// Cluster administration; sent to every tracker given (each keeps its own state).
+    Admin {
+        #[command(subcommand)]
+        op: AdminCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Forget a storage that is OFFLINE for good (refused while it is up).
+    DeleteStorage { group: String, id: String },
+    /// Remove a group whose storages are all deleted.
+    DeleteGroup { group: String },
+}
+
+#[derive(Subcommand)]
+enum MetaCmd {
+    /// Print `name=value` lines.
+    Get { file_id: String },
+    /// Set items `name=value`; replaces all metadata unless --merge.
+    Set {
+        file_id: String,
+        #[arg(required = true)]
+        items: Vec<String>,
+        #[arg(long)]
+        merge: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fdfs: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fdfs: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_meta(items: &[String]) -> Result<Metadata, String> {
+    items
+        .iter()
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("metadata {kv:?} is not name=value"))?;
+            if k.is_empty() || k.len() > 64 || v.len() > 256 {
+                return Err(format!(
+                    "metadata {kv:?}: name 1..=64 bytes, value <= 256 bytes"
+                ));
+            }
+            Ok(MetaItem::new(k, v))
+        })
+        .collect::<Result<_, _>>()
+        .map(Metadata)
+}
+
+/// Extension as the C client takes it: after the last dot of the base name, ≤ 6 valid chars.
+fn ext_of(path: &Path) -> String {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    match name.rsplit_once('.') {
+        Some((stem, ext))
+            if !stem.is_empty()
+                && ext.len() <= 6
+                && ext.bytes().all(fdfs_proto::fileid::is_ext_char) =>
+        {
+            ext.to_owned()
+        }
+        _ => String::new(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let (trackers, opts) = conf::resolve(&cli.trackers, cli.config.as_deref())?;
+    let client = FdfsClient::new(trackers, opts).map_err(|e| e.to_string())?;
+    let err = |what: &str, id: &str| {
+        let (what, id) = (what.to_owned(), id.to_owned());
+        move |e: fdfs_client::Error| format!("{what} {id}: {e}")
+    };
+    match cli.cmd {
+        Cmd::Upload { file, group, meta } => {
+            let meta = parse_meta(&meta)?;
+            let shown = file.display().to_string();
+            let mut f = tokio::fs::File::open(&file)
+                .await
+                .map_err(|e| format!("cannot open {shown}: {e}"))?;
+            let size = f
+                .metadata()
+                .await
+                .map_err(|e| format!("cannot stat {shown}: {e}"))?
+                .len();
+            let mut bar = progress::Bar::new("upload", size);
+            let id = client
+                .upload_stream(
+                    &mut f,
+                    size,
+                    &ext_of(&file),
+                    group.as_deref(),
+                    &meta,
+                    &mut |n| bar.update(n),
+                )
+                .await
+                .map_err(err("upload", &shown))?;
+            bar.finish();
+            println!("{id}");
+        }
+        Cmd::Download { file_id, out } => download(&client, &file_id, out).await?,
+        Cmd::Delete { file_id } => client
+            .delete(&file_id)
+            .await
+            .map_err(err("delete", &file_id))?,
+        Cmd::Info { file_id, server } => info::run(&client, &file_id, server).await?,
+        Cmd::Monitor { json } => monitor::run(&client, json).await?,
+        Cmd::Admin { op } => admin(&client, op).await?,
+        Cmd::Meta {
+            op: MetaCmd::Get { file_id },
+        } => {
+            let m = client
+                .get_metadata(&file_id)
+                .await
+                .map_err(err("get metadata of", &file_id))?;
+            for i in m.0 {
+                println!(
+                    "{}={}",
+                    String::from_utf8_lossy(&i.name),
+                    String::from_utf8_lossy(&i.value)
+                );
+            }
+        }
+        Cmd::Meta {
+            op:
+                MetaCmd::Set {
+                    file_id,
+                    items,
+                    merge,
+                },
+        } => {
+            let op = if merge {
+                MetaOp::Merge
+            } else {
+                MetaOp::Overwrite
+            };
+            client
+                .set_metadata(&file_id, op, parse_meta(&items)?)
+                .await
+                .map_err(err("set metadata of", &file_id))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs an admin command on every tracker; any failure fails the command.
+async fn admin(client: &FdfsClient, op: AdminCmd) -> Result<(), String> {
+    let mut failed = Vec::new();
+    for addr in client.trackers() {
+        let t =
+            fdfs_client::TrackerClient::connect(addr.as_str(), client.options().connect_timeout)
+                .await;
+        let r = match (t, &op) {
+            (Err(e), _) => Err(e),
+            (Ok(mut t), AdminCmd::DeleteStorage { group, id }) => t.delete_storage(group, id).await,
+            (Ok(mut t), AdminCmd::DeleteGroup { group }) => t.delete_group(group).await,
+        };
+        match r {
+            Ok(()) => eprintln!("tracker {addr}: done"),
+            Err(e) => failed.push(format!("tracker {addr}: {e}")),
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
+/// Downloads into a temporary file beside OUT and renames it, so a failed download never
+/// leaves a truncated OUT behind.
+async fn download(client: &FdfsClient, file_id: &str, out: Option<PathBuf>) -> Result<(), String> {
+    let e = |e: fdfs_client::Error| format!("download {file_id}: {e}");
+    fdfs_client::split_file_id(file_id).map_err(e)?;
+    let out = out.unwrap_or_else(|| PathBuf::from(file_id.rsplit('/').next().unwrap_or(file_id)));
+    if out.as_os_str() == "-" {
+        let mut stdout = tokio::io::stdout();
+        client
+            .download_to(file_id, &mut stdout, &mut |_, _| {})
+            .await
+            .map_err(e)?;
+        return stdout.flush().await.map_err(|e| e.to_string());
+    }
+    let mut tmp_name = out.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".fdfs-part-{}", std::process::id()));
+    let tmp = out.with_file_name(tmp_name);
+    let mut f = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(|err| format!("cannot create {}: {err}", tmp.display()))?;
+    let mut bar: Option<progress::Bar> = None;
+    let r = client
+        .download_to(file_id, &mut f, &mut |done, total| {
+            bar.get_or_insert_with(|| progress::Bar::new("download", total))
+                .update(done)
+        })
+        .await;
+    if let Some(b) = bar.as_mut() {
+        b.finish();
+    }
+    let synced = f.sync_all().await;
+    drop(f);
+    let done = r
+        .map_err(e)
+        .and_then(|_| synced.map_err(|err| format!("cannot write {}: {err}", tmp.display())));
+    match done {
+        Ok(()) => tokio::fs::rename(&tmp, &out)
+            .await
+            .map_err(|err| format!("cannot rename to {}: {err}", out.display())),
+        Err(msg) => {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            Err(msg)
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Async FastDFS client (storage commands) built on `fdfs-proto`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), fdfs_client::Error> {
+//! let mut s = fdfs_client::StorageClient::connect("127.0.0.1:23000").await?;
+//! let stored = s.upload(0, "txt", b"hello").await?;
+//! let bytes = s.download(&stored.group, &stored.file_name, 0, 0).await?;
+//! assert_eq!(bytes, b"hello");
+//! # Ok(()) }
+//! ```
+
+mod fdfs;
+mod storage;
+pub mod tracker;
+pub mod transfer;
+
+pub use fdfs::{split_file_id, ClientOptions, FdfsClient};
+pub use storage::{StorageClient, StorageOptions};
+pub use tracker::TrackerClient;
+
+pub use fdfs_proto::storage::{FileInfo, MetaItem, MetaOp, Metadata, StoredFile};
+
+/// What went wrong in a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server answered with a non-zero status (errno).
+    #[error("server answered cmd {cmd} with status {status} ({})", fdfs_proto::status::name(*status).unwrap_or("?"))]
+    Status { cmd: u8, status: u8 },
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error("timed out")]
+    Timeout,
+}
+
+impl Error {
+    /// The errno status, if the server sent one.
+    pub fn status(&self) -> Option<u8> {
+        match self {
+            Error::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl From<fdfs_proto::BodyError> for Error {
+    fn from(e: fdfs_proto::BodyError) -> Error {
+        Error::Protocol(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,125 @@
+//! Streaming upload and download: file content goes between the socket and a reader/writer in
+//! chunks, never whole in memory, with a progress callback (the CLI draws a bar with it).
+
+use std::time::Duration;
+
+use fdfs_proto::frame::{decode_header, Limits, HEADER_LEN};
+use fdfs_proto::storage::{DownloadRequest, StoredFile, UploadRequest};
+use fdfs_proto::{cmd, Body, IpWidth, Streamed};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::{Error, Result};
+
+const CHUNK: usize = 256 * 1024;
+
+async fn connect(addr: &str, t: Duration) -> Result<TcpStream> {
+    let s = tokio::time::timeout(t, TcpStream::connect(addr))
+        .await
+        .map_err(|_| Error::Timeout)??;
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
+async fn io<T>(t: Duration, f: impl std::future::Future<Output = std::io::Result<T>>) -> Result<T> {
+    Ok(tokio::time::timeout(t, f)
+        .await
+        .map_err(|_| Error::Timeout)??)
+}
+
+/// UPLOAD_FILE (11) of `size` bytes read from `src`. `timeout` applies to each network step.
+#[allow(clippy::too_many_arguments)]
+pub async fn upload(
+    addr: &str,
+    store_path_index: u8,
+    ext: &str,
+    size: u64,
+    src: &mut (impl AsyncRead + Unpin),
+    timeout: Duration,
+    progress: &mut dyn FnMut(u64),
+) -> Result<StoredFile> {
+    let mut s = connect(addr, timeout).await?;
+    let head = UploadRequest {
+        store_path_index,
+        file_size: size,
+        ext: ext.to_owned(),
+    };
+    io(timeout, s.write_all(&head.head_packet(cmd::UPLOAD_FILE))).await?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut sent = 0u64;
+    while sent < size {
+        let want = usize::try_from(size - sent).unwrap_or(CHUNK).min(CHUNK);
+        let n = src.read(&mut buf[..want]).await?;
+        if n == 0 {
+            return Err(Error::Protocol(format!(
+                "local file shrank during upload: {sent} of {size} bytes"
+            )));
+        }
+        io(timeout, s.write_all(&buf[..n])).await?;
+        sent += n as u64;
+        progress(sent);
+    }
+    let (status, len) = read_header(&mut s, timeout, Limits::STORAGE.max_body_len).await?;
+    if status != 0 {
+        return Err(Error::Status {
+            cmd: cmd::UPLOAD_FILE,
+            status,
+        });
+    }
+    let mut body = vec![0u8; len as usize];
+    io(timeout, s.read_exact(&mut body)).await?;
+    Ok(StoredFile::decode(&body)?)
+}
+
+/// DOWNLOAD_FILE (14) of the whole file into `dst`. Returns the byte count.
+pub async fn download(
+    addr: &str,
+    group: &str,
+    name: &str,
+    dst: &mut (impl AsyncWrite + Unpin),
+    timeout: Duration,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<u64> {
+    let mut s = connect(addr, timeout).await?;
+    let req = DownloadRequest {
+        offset: 0,
+        length: 0,
+        group: group.to_owned(),
+        file_name: name.to_owned(),
+    };
+    let pkt = fdfs_proto::frame::packet(cmd::DOWNLOAD_FILE, 0, &req.to_bytes(IpWidth::V4));
+    io(timeout, s.write_all(&pkt)).await?;
+    let (status, total) = read_header(&mut s, timeout, u64::MAX >> 1).await?;
+    if status != 0 {
+        return Err(Error::Status {
+            cmd: cmd::DOWNLOAD_FILE,
+            status,
+        });
+    }
+    let mut buf = vec![0u8; CHUNK];
+    let mut got = 0u64;
+    progress(0, total);
+    while got < total {
+        let want = usize::try_from(total - got).unwrap_or(CHUNK).min(CHUNK);
+        let n = io(timeout, s.read(&mut buf[..want])).await?;
+        if n == 0 {
+            return Err(Error::Protocol(format!(
+                "storage closed after {got} of {total} bytes"
+            )));
+        }
+        dst.write_all(&buf[..n]).await?;
+        got += n as u64;
+        progress(got, total);
+    }
+    dst.flush().await?;
+    Ok(got)
+}
+
+async fn read_header(s: &mut TcpStream, t: Duration, max: u64) -> Result<(u8, u64)> {
+    let mut hb = [0u8; HEADER_LEN];
+    io(t, s.read_exact(&mut hb)).await?;
+    let h = decode_header(&hb, &Limits { max_body_len: max })
+        .map_err(|e| Error::Protocol(e.to_string()))?
+        .ok_or_else(|| Error::Protocol("short header".into()))?;
+    Ok((h.status, h.pkg_len))
+}

@@ -1,0 +1,478 @@
+//! `storage.toml`: parsing and validation. See `conf/storage.toml` for the documented example.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot parse {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid value for `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+/// How new files are spread over the `HH/HH` sub-directories (FastDFS `file_distribute_path_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DistributeMode {
+    /// Round robin, switching directory every `rotate_count` files; position persisted.
+    RoundRobin { rotate_count: u32 },
+    /// Directory derived from the PJW hash of the name.
+    Hash,
+}
+
+/// How an upload's content is made durable before its rename (see `commit.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `journal` where the file system orders it (ext4/XFS, same file system as the binlog),
+    /// `fsync` elsewhere.
+    Auto,
+    /// fdatasync every temp file before its rename: portable, two journal commits per upload.
+    Fsync,
+    /// Write the data out and wait (sync_file_range), then let the group commit's single
+    /// journal commit make data, rename and binlog durable together. Needs ext4 or XFS.
+    Journal,
+}
+
+/// Disk space that uploads must leave free (FastDFS `reserved_storage_space`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reserve {
+    Bytes(u64),
+    /// Fraction of the store path's total size, 0.0..1.0.
+    Ratio(f64),
+}
+
+impl Reserve {
+    pub fn parse(s: &str) -> Result<Reserve, String> {
+        let s = s.trim();
+        if let Some(p) = s.strip_suffix('%') {
+            let v: f64 = p
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad percentage {s:?}"))?;
+            if !(0.0..100.0).contains(&v) {
+                return Err(format!("percentage {s:?} must be in 0..100"));
+            }
+            return Ok(Reserve::Ratio(v / 100.0));
+        }
+        parse_bytes(s).map(Reserve::Bytes)
+    }
+
+    pub fn bytes_for_total(self, total: u64) -> u64 {
+        match self {
+            Reserve::Bytes(b) => b,
+            Reserve::Ratio(r) => (total as f64 * r) as u64,
+        }
+    }
+}
+
+/// `123`, `64K`, `512M`, `2G`, `1T` (binary units, optional trailing `B`).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim().trim_end_matches(['B', 'b']);
+    let (num, mul) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let mul: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("unknown unit in {s:?}")),
+            };
+            (&t[..i], mul)
+        }
+        _ => (t, 1),
+    };
+    let n: u64 = num.trim().parse().map_err(|_| format!("bad size {s:?}"))?;
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("size {s:?} overflows"))
+}
+
+/// One `allow_hosts` entry: `*`, an address, or `addr/prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostRule {
+    Any,
+    Net { addr: IpAddr, prefix: u8 },
+}
+
+impl HostRule {
+    pub fn parse(s: &str) -> Result<HostRule, String> {
+        let s = s.trim();
+        if s == "*" {
+            return Ok(HostRule::Any);
+        }
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.parse().map_err(|_| format!("bad address {s:?}"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("bad prefix in {s:?}"))?,
+            None => max,
+        };
+        Ok(HostRule::Net { addr, prefix })
+    }
+
+    pub fn matches(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self, ip) {
+            (HostRule::Any, _) => true,
+            (
+                HostRule::Net {
+                    addr: IpAddr::V4(n),
+                    prefix,
+                },
+                IpAddr::V4(i),
+            ) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+                u32::from(*n) & mask == u32::from(i) & mask
+            }
+            (
+                HostRule::Net {
+                    addr: IpAddr::V6(n),
+                    prefix,
+                },
+                IpAddr::V6(i),
+            ) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+                u128::from(*n) & mask == u128::from(i) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    group_name: String,
+    #[serde(default = "d_bind")]
+    bind_addr: IpAddr,
+    #[serde(default = "d_port")]
+    port: u16,
+    base_path: PathBuf,
+    #[serde(default)]
+    store_paths: Vec<PathBuf>,
+    #[serde(default = "d_subdirs")]
+    subdir_count_per_path: u32,
+    #[serde(default)]
+    precreate_subdirs: bool,
+    #[serde(default)]
+    file_distribute_path_mode: u8,
+    #[serde(default = "d_rotate")]
+    file_distribute_rotate_count: u32,
+    #[serde(default = "d_reserve")]
+    reserved_storage_space: String,
+    source_ip: Option<Ipv4Addr>,
+    #[serde(default)]
+    tracker_servers: Vec<String>,
+    #[serde(default = "d_beat")]
+    heart_beat_interval: u64,
+    #[serde(default = "d_stat")]
+    stat_report_interval: u64,
+    #[serde(default = "d_allow")]
+    allow_hosts: Vec<String>,
+    log_file: Option<PathBuf>,
+    #[serde(default = "d_log_level")]
+    log_level: String,
+    #[serde(default = "d_ipsize")]
+    response_ip_addr_size: u8,
+    #[serde(default = "d_workers")]
+    worker_threads: usize,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    sync: RawSync,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLimits {
+    max_connections: usize,
+    max_file_size: String,
+    max_request_body: String,
+    network_timeout: u64,
+    idle_timeout: u64,
+    shutdown_grace: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_connections: 1024,
+            max_file_size: "4G".into(),
+            max_request_body: "256K".into(),
+            network_timeout: 30,
+            idle_timeout: 600,
+            shutdown_grace: 30,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSync {
+    durability: String,
+    commit_max_batch: usize,
+    binlog_rotate_size: String,
+}
+
+impl Default for RawSync {
+    fn default() -> Self {
+        RawSync {
+            durability: "auto".into(),
+            commit_max_batch: 256,
+            binlog_rotate_size: "1G".into(),
+        }
+    }
+}
+
+fn d_workers() -> usize {
+    1
+}
+fn d_ipsize() -> u8 {
+    16
+}
+fn d_bind() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::LOCALHOST)
+}
+fn d_port() -> u16 {
+    23000
+}
+fn d_subdirs() -> u32 {
+    256
+}
+fn d_rotate() -> u32 {
+    100
+}
+fn d_reserve() -> String {
+    "10%".into()
+}
+fn d_beat() -> u64 {
+    30
+}
+fn d_stat() -> u64 {
+    60
+}
+fn d_allow() -> Vec<String> {
+    vec!["*".into()]
+}
+fn d_log_level() -> String {
+    "info".into()
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub group_name: String,
+    pub listen: SocketAddr,
+    pub base_path: PathBuf,
+    pub store_paths: Vec<PathBuf>,
+    pub subdir_count: u32,
+    pub precreate_subdirs: bool,
+    pub distribute: DistributeMode,
+    pub reserve: Reserve,
+    pub source_ip: Option<Ipv4Addr>,
+    /// Width of the IP field in QUERY_FILE_INFO responses (16 or 46, see spec §0.1).
+    pub response_ip_width: fdfs_proto::IpWidth,
+    /// Async network threads; disk I/O runs on separate blocking threads and the committer.
+    pub worker_threads: usize,
+    pub tracker_servers: Vec<String>,
+    pub heart_beat_interval: Duration,
+    pub stat_report_interval: Duration,
+    pub allow_hosts: Vec<HostRule>,
+    pub log_file: Option<PathBuf>,
+    pub log_level: String,
+    pub max_connections: usize,
+    pub max_file_size: u64,
+    pub max_request_body: u64,
+    pub network_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub durability: Durability,
+    pub commit_max_batch: usize,
+    pub binlog_rotate_size: u64,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_raw(raw)
+    }
+
+    pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: PathBuf::from("<string>"),
+            source,
+        })?;
+        Config::from_raw(raw)
+    }
+
+    fn from_raw(r: RawConfig) -> Result<Config, ConfigError> {
+        if fdfs_proto::fileid::validate_group_name(r.group_name.as_bytes()).is_err() {
+            return Err(invalid("group_name", "1..16 characters of [A-Za-z0-9]"));
+        }
+        let response_ip_width = match r.response_ip_addr_size {
+            16 => fdfs_proto::IpWidth::V4,
+            46 => fdfs_proto::IpWidth::V6,
+            _ => return Err(invalid("response_ip_addr_size", "must be 16 or 46")),
+        };
+        if !(1..=64).contains(&r.worker_threads) {
+            return Err(invalid("worker_threads", "must be 1..64"));
+        }
+        if !r.base_path.is_absolute() {
+            return Err(invalid("base_path", "must be an absolute path"));
+        }
+        let store_paths = if r.store_paths.is_empty() {
+            vec![r.base_path.clone()]
+        } else {
+            r.store_paths
+        };
+        if store_paths.len() > 256 {
+            return Err(invalid("store_paths", "at most 256 store paths"));
+        }
+        if let Some(p) = store_paths.iter().find(|p| !p.is_absolute()) {
+            return Err(invalid(
+                "store_paths",
+                format!("{} is not absolute", p.display()),
+            ));
+        }
+        if !(1..=256).contains(&r.subdir_count_per_path) {
+            return Err(invalid("subdir_count_per_path", "must be 1..256"));
+        }
+        let distribute = match r.file_distribute_path_mode {
+            0 if r.file_distribute_rotate_count == 0 => {
+                return Err(invalid("file_distribute_rotate_count", "must be >= 1"))
+            }
+            0 => DistributeMode::RoundRobin {
+                rotate_count: r.file_distribute_rotate_count,
+            },
+            1 => DistributeMode::Hash,
+            _ => return Err(invalid("file_distribute_path_mode", "must be 0 or 1")),
+        };
+        let reserve = Reserve::parse(&r.reserved_storage_space)
+            .map_err(|e| invalid("reserved_storage_space", e))?;
+        if r.tracker_servers.len() > 16 {
+            return Err(invalid("tracker_servers", "at most 16 trackers"));
+        }
+        for t in &r.tracker_servers {
+            let ok = t
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+            if !ok {
+                return Err(invalid(
+                    "tracker_servers",
+                    format!("{t:?} is not host:port"),
+                ));
+            }
+        }
+        if r.heart_beat_interval == 0 || r.stat_report_interval == 0 {
+            return Err(invalid("heart_beat_interval", "intervals must be >= 1 s"));
+        }
+        let allow_hosts = r
+            .allow_hosts
+            .iter()
+            .map(|h| HostRule::parse(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("allow_hosts", e))?;
+        if tracing_subscriber::EnvFilter::try_new(&r.log_level).is_err() {
+            return Err(invalid("log_level", "not a valid level/filter"));
+        }
+        let l = r.limits;
+        if l.max_connections == 0 {
+            return Err(invalid("limits.max_connections", "must be >= 1"));
+        }
+        let max_file_size =
+            parse_bytes(&l.max_file_size).map_err(|e| invalid("limits.max_file_size", e))?;
+        let max_request_body =
+            parse_bytes(&l.max_request_body).map_err(|e| invalid("limits.max_request_body", e))?;
+        if max_request_body < 1024 {
+            // Metadata and file names must fit; FastDFS uses 256 KB.
+            return Err(invalid("limits.max_request_body", "must be >= 1K"));
+        }
+        if l.network_timeout == 0 || l.idle_timeout == 0 {
+            return Err(invalid("limits.network_timeout", "timeouts must be >= 1 s"));
+        }
+        let durability = match r.sync.durability.as_str() {
+            "auto" => Durability::Auto,
+            "fsync" => Durability::Fsync,
+            "journal" => Durability::Journal,
+            _ => return Err(invalid("sync.durability", "must be auto, fsync or journal")),
+        };
+        if r.sync.commit_max_batch == 0 {
+            return Err(invalid("sync.commit_max_batch", "must be >= 1"));
+        }
+        let binlog_rotate_size = parse_bytes(&r.sync.binlog_rotate_size)
+            .map_err(|e| invalid("sync.binlog_rotate_size", e))?;
+        if binlog_rotate_size < 4096 {
+            return Err(invalid("sync.binlog_rotate_size", "must be >= 4K"));
+        }
+        Ok(Config {
+            group_name: r.group_name,
+            listen: SocketAddr::new(r.bind_addr, r.port),
+            base_path: r.base_path,
+            store_paths,
+            subdir_count: r.subdir_count_per_path,
+            precreate_subdirs: r.precreate_subdirs,
+            distribute,
+            reserve,
+            source_ip: r.source_ip,
+            response_ip_width,
+            worker_threads: r.worker_threads,
+            tracker_servers: r.tracker_servers,
+            heart_beat_interval: Duration::from_secs(r.heart_beat_interval),
+            stat_report_interval: Duration::from_secs(r.stat_report_interval),
+            allow_hosts,
+            log_file: r.log_file,
+            log_level: r.log_level,
+            max_connections: l.max_connections,
+            max_file_size,
+            max_request_body,
+            network_timeout: Duration::from_secs(l.network_timeout),
+            idle_timeout: Duration::from_secs(l.idle_timeout),
+            shutdown_grace: Duration::from_secs(l.shutdown_grace),
+            durability,
+            commit_max_batch: r.sync.commit_max_batch,
+            binlog_rotate_size,
+        })
+    }
+
+    pub fn host_allowed(&self, ip: IpAddr) -> bool {
+        self.allow_hosts.iter().any(|r| r.matches(ip))
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,82 @@
+# The configurations in nginx-conf/ load (nginx -t) with our module, and bad values make
+# nginx -t fail with a message naming the file, the line and the directive.
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use Cwd qw(getcwd);
+
+my $nginx = $ENV{TEST_NGINX_BINARY} // 'nginx';
+my ($module) = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
+plan skip_all => 'TEST_NGINX_LOAD_MODULES does not name our module' unless $module && -f $module;
+
+my $tmp = tempdir(CLEANUP => 1);
+mkdir "$tmp/$_" for qw(conf logs cache);
+
+# Runs nginx -t on CONF (text); returns (exit status, output).
+sub nginx_t {
+    my ($name, $conf) = @_;
+    my $path = "$tmp/conf/$name";
+    open my $fh, '>', $path or die "$path: $!";
+    print {$fh} $conf;
+    close $fh;
+    my $out = `$nginx -t -p $tmp/ -c $path -e $tmp/logs/error.log 2>&1`;
+    return ($? >> 8, $out, $path);
+}
+
+# Points a shipped config at this machine: our module, temporary logs, cache and pid.
+sub localize {
+    my ($text) = @_;
+    $text =~ s{load_module \S+;}{load_module $module;};
+    $text =~ s{/var/log/nginx/}{$tmp/logs/}g;
+    $text =~ s{/var/cache/nginx/}{$tmp/cache/}g;
+    $text =~ s{/run/}{$tmp/logs/}g;
+    $text =~ s{^user .*$}{}m;
+    $text =~ s{listen 80;}{listen 127.0.0.1:1985;}g;
+    return $text;
+}
+
+for my $file (glob 'nginx-conf/*.conf') {
+    open my $fh, '<', $file or die "$file: $!";
+    my $text = do { local $/; <$fh> };
+    $text = "load_module $module;\n$text" unless $text =~ /load_module/;
+    my ($rc, $out) = nginx_t('shipped.conf', localize($text));
+    is($rc, 0, "$file passes nginx -t") or diag $out;
+}
+
+my $head = "load_module $module;\nevents {}\nhttp {\n server {\n  listen 127.0.0.1:1985;\n";
+my @bad = (
+    # Checked when the block is merged: nginx names the line that closes the block.
+    ['fastdfs_token on;',                       qr/"fastdfs_token on" needs "fastdfs_token_secret"/, 8],
+    ['fastdfs_store_path 256 /data;',           qr/fastdfs_store_path: index "256" is not a number from 0 to 255/],
+    ['fastdfs_store_path 0 relative/path;',     qr/must be an absolute path/],
+    ['fastdfs_group bad/name;',                 qr/fastdfs_group: invalid group name/],
+    ['fastdfs_url_have_group_name yes;',        qr/is neither "on" nor "off"/],
+    ['fastdfs_peer group1 not-an-ip;',          qr/fastdfs_peer: expected GROUP IPV4/],
+    ['fastdfs_peer group1 10.0.0.1 host;',      qr/is not HOST:PORT/],
+    ['fastdfs_response_mode proxied;',          qr/is neither "proxy" nor "redirect"/],
+    ['fastdfs_token_ttl forever;',              qr/is not a time of at least 1s/],
+    ['fastdfs_token_secret ' . ('x' x 129) . ';', qr/the secret must be 1 to 128 bytes/],
+    ['fastdfs_proxy_location peer;',            qr/is not a named location/],
+    ['fastdfs_token_fail_file /no/such/file;',  qr/is not a readable file/],
+);
+# A mod_fastdfs.conf with a bad value: the error names that file, its line and the key.
+open my $mfh, '>', "$tmp/conf/mod_fastdfs.conf" or die $!;
+print {$mfh} "group_name=group1\nstore_path0=/data/fastdfs\nresponse_mode=proxied\n";
+close $mfh;
+push @bad, ["fastdfs_conf $tmp/conf/mod_fastdfs.conf;",
+    qr{\Q$tmp/conf/mod_fastdfs.conf:3: response_mode: "proxied" is neither proxy nor redirect\E}];
+push @bad, ["fastdfs_conf $tmp/conf/absent.conf;", qr/fastdfs_conf: cannot read/];
+
+my $n = 0;
+for my $case (@bad) {
+    my ($line, $want, $lineno) = @$case;
+    $lineno //= 6;
+    $n++;
+    my ($rc, $out, $path) = nginx_t("bad$n.conf", "$head  $line\n }\n}\n");
+    isnt($rc, 0, "nginx -t refuses: $line");
+    like($out, $want, "... with a clear message");
+    like($out, qr/\Q$path\E:$lineno\b/, "... naming the file and line");
+}
+
+done_testing();
