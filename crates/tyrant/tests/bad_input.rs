@@ -220,3 +220,69 @@ fn on_disk_corruption_is_reported_not_served() {
         "scrubber did not report the damage"
     );
 }
+
+/// A full disk: the write that does not fit is refused with memcached's out-of-memory line, the
+/// daemon keeps serving, and everything acknowledged before is intact after a restart.
+/// Needs root to mount a small tmpfs (CI runs as root); elsewhere it says so and skips.
+#[test]
+fn full_disk_refuses_writes_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!(
+            "SKIP full_disk_refuses_writes_and_loses_nothing: cannot mount a tmpfs (not root?)"
+        );
+        return;
+    }
+    struct Umount(std::path::PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Umount(mnt.clone());
+    let opts = [
+        "--segment-size",
+        "1m",
+        "--compact-ratio",
+        "0",
+        "--checkpoint-size",
+        "64m",
+    ];
+    let mut d = Daemon::start(&mnt.join("data"), &opts);
+    let mut mc = Mc::connect(&d.addr());
+    let value = vec![b'z'; 100_000];
+    let mut stored = Vec::new();
+    let mut refusal = None;
+    for i in 0..100 {
+        let key = format!("f{i}");
+        match mc.set(&key, &value).as_deref() {
+            Some("STORED") => stored.push(key),
+            other => {
+                refusal = other.map(str::to_string);
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        refusal.as_deref(),
+        Some("SERVER_ERROR out of memory storing object")
+    );
+    assert!(stored.len() > 10, "only {} values fit", stored.len());
+    // Still serving: reads work, and the connection is usable.
+    assert_eq!(mc.get(&stored[0]), Some(Some(value.clone())));
+    assert!(stat(&d.addr(), "write_errors") >= 1);
+    d.kill9();
+    d.restart();
+    let mut mc = Mc::connect(&d.addr());
+    for k in &stored {
+        assert_eq!(mc.get(k), Some(Some(value.clone())), "{k} lost");
+    }
+    drop(d);
+}
