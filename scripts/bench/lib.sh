@@ -30,3 +30,18 @@ wrk_rps() {
 median() {
   printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
 }
+
+# wrk_run URL PID [wrk args...]: runs wrk and prints "REQ_PER_S US_PER_REQ": requests/s, and the
+# CPU time process PID (the nginx worker) spent per request. The CPU figure stays steady when
+# other work shares the machine, where requests/s does not.
+wrk_run() {
+  local url=$1 pid=$2; shift 2
+  local before after out
+  before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  out=$(wrk "$@" "$url")
+  after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  awk -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" '
+    /requests in/ {n = $1}
+    /^Requests\/sec:/ {rps = $2}
+    END {printf "%s %.2f\n", rps, (a - b) * 1e6 / hz / n}' <<<"$out"
+}
