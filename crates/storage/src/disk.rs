@@ -28,12 +28,15 @@ pub fn space(path: &Path) -> io::Result<Space> {
     })
 }
 
-/// File systems whose metadata journal orders a rename after the data writes that completed
-/// before it, and commits everything up to a later fsync of any file in one go.
+/// File systems whose metadata journal (when there is one) orders a rename after the data
+/// writes that completed before it, and commits everything up to a later fsync in one go.
 const EXT4_MAGIC: i64 = 0xEF53;
 const XFS_MAGIC: i64 = 0x5846_5342;
 
-/// Device id and whether the file system is ext4/XFS.
+/// Device id and whether the file system orders renames after data through a journal: XFS
+/// always, ext4 only with a jbd2 journal in an ordering data mode. The ext2/3/4 magic number is
+/// also that of ext4 created or mounted without a journal (as this project's machines are),
+/// where relying on a "journal commit" would lose data on a power cut.
 pub fn fs_identity(path: &Path) -> io::Result<(u64, bool)> {
     use std::os::unix::fs::MetadataExt;
     let dev = std::fs::metadata(path)?.dev();
@@ -45,7 +48,35 @@ pub fn fs_identity(path: &Path) -> io::Result<(u64, bool)> {
         return Err(io::Error::last_os_error());
     }
     let t = st.f_type as i64;
-    Ok((dev, t == EXT4_MAGIC || t == XFS_MAGIC))
+    let ordered = t == XFS_MAGIC || (t == EXT4_MAGIC && ext4_has_ordering_journal(dev));
+    Ok((dev, ordered))
+}
+
+/// `/sys/dev/block/MAJ:MIN` names the block device; jbd2 lists a journal of that device under
+/// `/proc/fs/jbd2/<name>-<inode>`, and ext4 shows its data mode in `/proc/fs/ext4/<name>/options`.
+/// Anything unreadable counts as "no journal", which only costs speed.
+fn ext4_has_ordering_journal(dev: u64) -> bool {
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let Ok(target) = std::fs::read_link(format!("/sys/dev/block/{major}:{minor}")) else {
+        return false;
+    };
+    let Some(name) = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+    else {
+        return false;
+    };
+    let has_journal = std::fs::read_dir("/proc/fs/jbd2").is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{name}-"))
+        })
+    });
+    let writeback = std::fs::read_to_string(format!("/proc/fs/ext4/{name}/options"))
+        .is_ok_and(|o| o.lines().any(|l| l.trim() == "data=writeback"));
+    has_journal && !writeback
 }
 
 /// Writes `f`'s dirty pages and waits for them, without a journal commit: the data is on the
