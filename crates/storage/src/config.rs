@@ -201,6 +201,8 @@ struct RawConfig {
     log_level: String,
     #[serde(default = "d_ipsize")]
     response_ip_addr_size: u8,
+    #[serde(default = "d_workers")]
+    worker_threads: usize,
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
@@ -249,6 +251,9 @@ impl Default for RawSync {
     }
 }
 
+fn d_workers() -> usize {
+    1
+}
 fn d_ipsize() -> u8 {
     16
 }
@@ -294,6 +299,8 @@ pub struct Config {
     pub source_ip: Option<Ipv4Addr>,
     /// Width of the IP field in QUERY_FILE_INFO responses (16 or 46, see spec §0.1).
     pub response_ip_width: fdfs_proto::IpWidth,
+    /// Async network threads; disk I/O runs on separate blocking threads and the committer.
+    pub worker_threads: usize,
     pub tracker_servers: Vec<String>,
     pub heart_beat_interval: Duration,
     pub stat_report_interval: Duration,
@@ -341,6 +348,9 @@ impl Config {
             46 => fdfs_proto::IpWidth::V6,
             _ => return Err(invalid("response_ip_addr_size", "must be 16 or 46")),
         };
+        if !(1..=64).contains(&r.worker_threads) {
+            return Err(invalid("worker_threads", "must be 1..64"));
+        }
         if !r.base_path.is_absolute() {
             return Err(invalid("base_path", "must be an absolute path"));
         }
@@ -439,6 +449,7 @@ impl Config {
             reserve,
             source_ip: r.source_ip,
             response_ip_width,
+            worker_threads: r.worker_threads,
             tracker_servers: r.tracker_servers,
             heart_beat_interval: Duration::from_secs(r.heart_beat_interval),
             stat_report_interval: Duration::from_secs(r.stat_report_interval),
@@ -463,70 +474,5 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MIN: &str = "group_name = \"group1\"\nbase_path = \"/tmp/x\"\n";
-
-    #[test]
-    fn defaults() {
-        let c = Config::parse_str(MIN).unwrap();
-        assert_eq!(c.listen.port(), 23000);
-        assert_eq!(c.store_paths, vec![PathBuf::from("/tmp/x")]);
-        assert_eq!(c.subdir_count, 256);
-        assert_eq!(
-            c.distribute,
-            DistributeMode::RoundRobin { rotate_count: 100 }
-        );
-        assert_eq!(c.max_request_body, 256 * 1024);
-        assert!(c.host_allowed("10.1.2.3".parse().unwrap()));
-    }
-
-    #[test]
-    fn rejects_bad_values() {
-        for extra in [
-            "subdir_count_per_path = 0",
-            "subdir_count_per_path = 257",
-            "file_distribute_path_mode = 2",
-            "reserved_storage_space = \"120%\"",
-            "reserved_storage_space = \"12Q\"",
-            "tracker_servers = [\"nohost\"]",
-            "allow_hosts = [\"10.0.0.0/33\"]",
-            "unknown_key = 1",
-            "[limits]\nmax_request_body = \"10\"",
-            "[sync]\ndurability = \"maybe\"",
-        ] {
-            assert!(
-                Config::parse_str(&format!("{MIN}{extra}\n")).is_err(),
-                "{extra}"
-            );
-        }
-        assert!(Config::parse_str("group_name = \"group/1\"\nbase_path = \"/x\"").is_err());
-        assert!(Config::parse_str("group_name = \"g\"\nbase_path = \"rel\"").is_err());
-    }
-
-    #[test]
-    fn sizes_and_reserve() {
-        assert_eq!(parse_bytes("64K"), Ok(65536));
-        assert_eq!(parse_bytes("2GB"), Ok(2 << 30));
-        assert_eq!(parse_bytes("17"), Ok(17));
-        assert!(parse_bytes("x").is_err());
-        assert!(parse_bytes("99999999999T").is_err());
-        assert_eq!(Reserve::parse("10%").unwrap().bytes_for_total(1000), 100);
-        assert_eq!(Reserve::parse("1M").unwrap().bytes_for_total(5), 1 << 20);
-    }
-
-    #[test]
-    fn host_rules() {
-        let r = HostRule::parse("10.0.0.0/8").unwrap();
-        assert!(r.matches("10.200.1.1".parse().unwrap()));
-        assert!(!r.matches("11.0.0.1".parse().unwrap()));
-        assert!(r.matches("::ffff:10.0.0.1".parse().unwrap()));
-        let one = HostRule::parse("127.0.0.1").unwrap();
-        assert!(one.matches("127.0.0.1".parse().unwrap()));
-        assert!(!one.matches("127.0.0.2".parse().unwrap()));
-        assert!(HostRule::parse("0.0.0.0/0")
-            .unwrap()
-            .matches("1.2.3.4".parse().unwrap()));
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

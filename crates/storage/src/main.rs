@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         .with_writer(log.clone())
         .init();
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.worker_threads)
         .enable_all()
         .thread_name("storaged")
         .build()

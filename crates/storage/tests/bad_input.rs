@@ -24,6 +24,16 @@ fn file_ref(group: &str, name: &str) -> Vec<u8> {
     b
 }
 
+fn set_meta(meta: &[u8]) -> Vec<u8> {
+    let name = "M00/00/00/fwAAAWsCHaeAJxvrAAAADg4Qul0442.txt";
+    let mut b = (name.len() as u64).to_be_bytes().to_vec();
+    b.extend_from_slice(&(meta.len() as u64).to_be_bytes());
+    b.push(b'O');
+    b.extend_from_slice(&file_ref(GROUP, name));
+    b.extend_from_slice(meta);
+    b
+}
+
 async fn still_serving(d: &Daemon) {
     let mut c = d.client().await;
     let f = c.upload(0, "txt", b"alive").await.unwrap();
@@ -105,6 +115,20 @@ async fn protocol_errors_get_einval_and_close() {
         (
             "short body",
             packet(cmd::DOWNLOAD_FILE, 0, b"\0\0\0"),
+            status::EINVAL,
+        ),
+        (
+            "metadata without 0x02",
+            packet(cmd::SET_METADATA, 0, &set_meta(b"noseparator")),
+            status::EINVAL,
+        ),
+        (
+            "metadata name over 64 bytes",
+            packet(
+                cmd::SET_METADATA,
+                0,
+                &set_meta(&[&[b'n'; 65][..], b"\x02v"].concat()),
+            ),
             status::EINVAL,
         ),
     ];
