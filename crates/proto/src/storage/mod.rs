@@ -17,12 +17,14 @@
 //! | 19 SYNC_CREATE_LINK | [`SyncLinkRequest`] | empty |
 //! | 25 / 35 SYNC_APPEND / SYNC_MODIFY | [`SyncWriteRequest`] + data | empty |
 //! | 37 SYNC_TRUNCATE_FILE | [`SyncTruncateRequest`] | empty |
+//! | 26 FETCH_ONE_PATH_BINLOG | [`FetchPathBinlog`] | binlog text |
 //! | 9 REPORT_SERVER_ID | [`crate::common::ServerId`] | empty |
 //!
 //! [`StorageRequest`] types any of these from a header and a body prefix.
 
 mod file;
 mod meta;
+mod recovery;
 mod request;
 mod sync;
 mod upload;
@@ -32,6 +34,7 @@ pub use meta::{
     MetaItem, MetaOp, Metadata, SetMetadataRequest, FIELD_SEPARATOR, MAX_NAME_LEN, MAX_VALUE_LEN,
     RECORD_SEPARATOR,
 };
+pub use recovery::FetchPathBinlog;
 pub use request::StorageRequest;
 pub use sync::{
     SyncCopyRequest, SyncDeleteRequest, SyncLinkRequest, SyncTruncateRequest, SyncWriteRequest,
