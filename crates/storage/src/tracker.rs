@@ -74,6 +74,12 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
         .map_err(|_| "connect timed out".to_string())?
         .map_err(|e| format!("connect: {e}"))?;
     let host = tracker.rsplit_once(':').map(|(h, _)| h).unwrap_or(tracker);
+    let my_ip = s
+        .local_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let mut link = crate::sync::report::TrackerLink::default();
+    let join_status = shared.sync.join_status();
     let join = JoinRequest {
         group: cfg.group_name.clone(),
         storage_port: cfg.listen.port(),
@@ -83,9 +89,9 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
         join_time: up_time,
         up_time,
         version: VERSION.into(),
-        init_flag: 0,
-        status: -1,
-        storage_id: String::new(),
+        init_flag: u8::from(join_status >= 0),
+        status: join_status,
+        storage_id: cfg.storage_id.map(|i| i.to_string()).unwrap_or_default(),
         current_tracker_ip: host.to_string(),
         trackers: cfg.tracker_servers.clone(),
     };
@@ -96,17 +102,27 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
         &join.to_bytes(IpWidth::V4),
     )
     .await?;
+    link.joined(join_status);
     tracing::info!(%tracker, "joined tracker");
     let mut last_report: Option<Instant> = None;
     loop {
         tokio::time::sleep(cfg.heart_beat_interval).await;
-        call(
+        let reply = call(
             &mut s,
             cfg.network_timeout,
             cmd::STORAGE_BEAT,
             &Beat(None).to_bytes(IpWidth::V4),
         )
         .await?;
+        let port = cfg.listen.port();
+        link.on_reply(&shared.sync, &reply, cfg.storage_id, &my_ip, port);
+        if let Some(b) = link.notify(&shared.sync) {
+            call(&mut s, cfg.network_timeout, cmd::STORAGE_SYNC_NOTIFY, &b).await?;
+        }
+        if let Some(b) = link.report(&shared.sync) {
+            let reply = call(&mut s, cfg.network_timeout, cmd::STORAGE_SYNC_REPORT, &b).await?;
+            link.on_reply(&shared.sync, &reply, cfg.storage_id, &my_ip, port);
+        }
         if last_report.is_none_or(|t| t.elapsed() >= cfg.stat_report_interval) {
             let usage = DiskUsage(
                 cfg.store_paths

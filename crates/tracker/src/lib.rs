@@ -14,3 +14,4 @@ pub mod persist;
 pub mod select;
 pub mod server;
 pub mod service;
+pub mod sync_state;

@@ -190,6 +190,11 @@ fn dispatch(sh: &Shared, conn: &mut Conn, c: u8, body: &[u8]) -> Result<Action, 
             Ok(ok(parameters(&sh.cfg).to_bytes(ipw)))
         }
         cmd::STORAGE_JOIN => join(sh, conn, body),
+        cmd::SERVER_DELETE_STORAGE => {
+            crate::sync_state::delete_storage(&mut sh.lock(), body)?;
+            sh.dirty.notify_one();
+            Ok(ok(Vec::new()))
+        }
         _ => {
             tracing::warn!(peer = %conn.peer, cmd = c, "unsupported command");
             Err(EINVAL)
@@ -288,6 +293,11 @@ fn storage_cmd(
                 tracing::warn!(peer = %conn.peer, error = %e, "bad disk report");
                 EINVAL
             })?;
+            sh.dirty.notify_one();
+        }
+        cmd::STORAGE_SYNC_REPORT => crate::sync_state::report(&mut cl, key, body)?,
+        cmd::STORAGE_SYNC_NOTIFY => {
+            crate::sync_state::notify(&mut cl, key, body)?;
             sh.dirty.notify_one();
         }
         _ => {

@@ -1,0 +1,160 @@
+//! Helpers for the replication tests: a group of storages with storage ids (so each is a
+//! distinct file source on one host), tree snapshots, polling with generous deadlines.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::common::{free_port, storaged, Proc};
+
+/// Starts storage `id` (numeric storage id) of group1 on `port`, replication tuned for tests.
+pub fn storage_id_on(dir: &Path, port: u16, id: u32, trackers: &[String]) -> Proc {
+    std::fs::create_dir_all(dir).unwrap();
+    let log = dir.join("storage.log");
+    let config = dir.join("storage.toml");
+    let text = format!(
+        "group_name = \"group1\"\nport = {port}\nbase_path = {dir:?}\nlog_file = {log:?}\n\
+         log_level = \"info\"\nstorage_id = {id}\n\
+         tracker_servers = {trackers:?}\nheart_beat_interval = 1\nstat_report_interval = 1\n\
+         subdir_count_per_path = 4\nreserved_storage_space = \"0%\"\n\
+         [replication]\nwait_ms = 20\nretry_min_ms = 50\nretry_max_ms = 1000\nreport_margin = 1\n"
+    );
+    std::fs::write(&config, text).unwrap();
+    let child = std::process::Command::new(storaged())
+        .arg("--config")
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut p = Proc {
+        child,
+        port,
+        dir: dir.to_owned(),
+        config,
+        log,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(st)) = p.child.try_wait() {
+            panic!("storage exited with {st}: {}", p.log_text());
+        }
+        assert!(Instant::now() < deadline, "storage did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p
+}
+
+pub fn storage_id(dir: &Path, id: u32, trackers: &[String]) -> Proc {
+    storage_id_on(dir, free_port(), id, trackers)
+}
+
+/// Restarts a killed storage with the same config.
+pub fn respawn(p: &mut Proc) {
+    let child = std::process::Command::new(storaged())
+        .arg("--config")
+        .arg(&p.config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    p.child = child;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", p.port)).is_err() {
+        assert!(Instant::now() < deadline, "storage did not listen again");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Relative path under `data/` → (content, mtime), for data files and `-m` sidecars;
+/// our temp dir, binlogs, marks and state files are left out.
+pub type Tree = BTreeMap<String, (Vec<u8>, i64)>;
+
+pub fn tree(base: &Path) -> Tree {
+    let mut out = Tree::new();
+    let data = base.join("data");
+    let mut stack = vec![data.clone()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(&data)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if p.is_dir() {
+                if rel != ".tmp" && rel != "sync" {
+                    stack.push(p);
+                }
+                continue;
+            }
+            // Only HH/HH/<name> files are content.
+            if rel.matches('/').count() != 2 {
+                continue;
+            }
+            let md = std::fs::metadata(&p).unwrap();
+            let mtime = md
+                .modified()
+                .unwrap()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            out.insert(rel, (bytes, mtime));
+        }
+    }
+    out
+}
+
+/// Polls until every base has the same tree satisfying `ok`, or panics with a diff summary.
+pub fn wait_converged(bases: &[PathBuf], within: Duration, ok: impl Fn(&Tree) -> bool) -> Tree {
+    let t0 = Instant::now();
+    loop {
+        let trees: Vec<Tree> = bases.iter().map(|b| tree(b)).collect();
+        if trees.windows(2).all(|w| w[0] == w[1]) && ok(&trees[0]) {
+            return trees.into_iter().next().unwrap();
+        }
+        if t0.elapsed() > within {
+            let sizes: Vec<usize> = trees.iter().map(|t| t.len()).collect();
+            let mut diff = Vec::new();
+            for (i, t) in trees.iter().enumerate().skip(1) {
+                for k in trees[0].keys().filter(|k| !t.contains_key(*k)).take(3) {
+                    diff.push(format!("missing on {i}: {k}"));
+                }
+                for k in t.keys().filter(|k| !trees[0].contains_key(*k)).take(3) {
+                    diff.push(format!("extra on {i}: {k}"));
+                }
+                for (k, v) in t
+                    .iter()
+                    .filter(|(k, v)| trees[0].get(*k).is_some_and(|w| w != *v))
+                    .take(3)
+                {
+                    diff.push(format!(
+                        "differs on {i}: {k} (mtime {} vs {})",
+                        v.1, trees[0][k].1
+                    ));
+                }
+            }
+            panic!("no convergence within {within:?}: sizes {sizes:?}; {diff:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+pub fn binlog(base: &Path) -> String {
+    let mut s = String::new();
+    for i in 0..100 {
+        match std::fs::read_to_string(base.join(format!("data/sync/binlog.{i:03}"))) {
+            Ok(t) => s.push_str(&t),
+            Err(_) => break,
+        }
+    }
+    s
+}
