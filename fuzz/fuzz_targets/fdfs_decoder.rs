@@ -4,7 +4,7 @@
 #![no_main]
 
 use fdfs_proto::common::{Empty, FileRef, GroupName};
-use fdfs_proto::frame::{decode_frame, Header, Limits, Progress};
+use fdfs_proto::frame::{decode_frame, decode_response_frame, Header, Limits, Progress};
 use fdfs_proto::storage::*;
 use fdfs_proto::tracker::*;
 use fdfs_proto::{Body, HeadProgress, IpWidth, Streamed};
@@ -101,6 +101,9 @@ fn all(h: &Header, b: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits { max_body_len: 4096 };
+    if let Ok(Progress::Complete(f)) = decode_response_frame(data, &limits) {
+        assert!(f.len() <= data.len());
+    }
     let mut rest = data;
     loop {
         match decode_frame(rest, &limits) {

@@ -2,10 +2,10 @@
 # Benchmark fdfs_storaged: uploads/s and downloads/s of 10 KB and 1 MB files with 16
 # concurrent clients (fdfs_loadgen), and the daemon's peak RSS (VmHWM). Every case runs
 # against a fresh daemon on a fresh store directory (this disk's upload rate collapses after
-# mass deletes, so stores are never deleted by this script).
+# mass deletes, so this run's stores are deleted only after all cases ran).
 #
 # Usage: scripts/bench/storage.sh [seconds-per-case]     (default 10)
-# Env:   BENCH_DIR (default target/bench-storage), CONCURRENCY (16)
+# Env:   BENCH_DIR (default target/bench-storage), CONCURRENCY (16), KEEP_STORES (0)
 # Cases: the four measurements with sync.durability = "auto" (journal-ordered group commit on
 # ext4/XFS), then the two upload cases again with "fsync" (fdatasync per temp file) to compare.
 # Writes the results into docs/benchmarks.md between the storage markers.
@@ -35,7 +35,7 @@ for spec in "upload 10K auto" "upload 1M auto" "download 10K auto" "download 1M 
 group_name = "group1"
 base_path = "$dir"
 port = $port
-log_level = "warn"
+log_level = "warn,fdfs_storage::layout=info"
 log_file = "$dir/storaged.log"
 [sync]
 durability = "$durability"
@@ -111,6 +111,11 @@ s = pat.sub(lambda m: sec, s) if pat.search(s) else s.rstrip("\n") + "\n\n" + se
 open(p, "w").write(s)
 PY
 echo "results written to $doc"
-# Stores are kept: deleting them right away would slow the next run's uploads. Remove
-# $root when the disk is idle.
-echo "stores kept under $root ($(du -sh "$root" | cut -f1))"
+# Deleting gigabytes on this discard-mounted disk slows the next few minutes of writes, so it
+# happens only after every case ran; KEEP_STORES=1 keeps them for inspection.
+if [ "${KEEP_STORES:-0}" = 1 ]; then
+  echo "stores kept under $root ($(du -sh "$root" | cut -f1))"
+else
+  rm -rf "$root/$run_id"-*
+  echo "stores removed; wait a few minutes before another upload benchmark on this disk"
+fi

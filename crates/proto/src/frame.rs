@@ -169,6 +169,28 @@ pub fn decode_frame<'a>(buf: &'a [u8], limits: &Limits) -> Result<Progress<'a>, 
     }))
 }
 
+/// Like [`decode_frame`], for the client side: a response with a non-zero status is complete
+/// after its 10 header bytes, whatever its `pkg_len` says. That is how `fdfs_recv_header`
+/// reads it, and the storage does send error headers that still carry the planned download
+/// length with no body behind them.
+pub fn decode_response_frame<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+) -> Result<Progress<'a>, FrameError> {
+    if let Some(first) = buf.first_chunk::<HEADER_LEN>() {
+        if first[9] != 0 {
+            let mut header = Header::decode(first).unwrap_or(Header {
+                pkg_len: 0,
+                cmd: first[8],
+                status: first[9],
+            });
+            header.pkg_len = 0;
+            return Ok(Progress::Complete(Frame { header, body: &[] }));
+        }
+    }
+    decode_frame(buf, limits)
+}
+
 /// Header + body as one buffer (what should go out in one write).
 pub fn packet(cmd: u8, status: u8, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
@@ -244,6 +266,31 @@ mod tests {
             packet(cmd::QUERY_STORE_WITH_GROUP_ONE, 0, &g.to_bytes(IpWidth::V4))
         );
         assert_eq!(&p[..10], &[0, 0, 0, 0, 0, 0, 0, 16, 104, 0]);
+    }
+
+    #[test]
+    fn error_responses_ignore_pkg_len() {
+        let mut b = Header::response(crate::status::EINVAL, 14)
+            .encode()
+            .to_vec();
+        match decode_response_frame(&b, &Limits::TRACKER) {
+            Ok(Progress::Complete(f)) => {
+                assert_eq!(f.header.status, crate::status::EINVAL);
+                assert_eq!(f.header.pkg_len, 0);
+                assert_eq!(f.len(), HEADER_LEN);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Requests (and OK responses) still wait for their body.
+        assert_eq!(
+            decode_frame(&b, &Limits::TRACKER),
+            Ok(Progress::NeedMore(14))
+        );
+        b[9] = 0;
+        assert_eq!(
+            decode_response_frame(&b, &Limits::TRACKER),
+            Ok(Progress::NeedMore(14))
+        );
     }
 
     #[test]

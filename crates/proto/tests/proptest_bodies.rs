@@ -2,7 +2,9 @@
 //! decoder panics on arbitrary bytes.
 
 use fdfs_proto::common::{Empty, FileRef, GroupName, ServerAddr};
-use fdfs_proto::frame::{decode_frame, Header, Limits, Progress, HEADER_LEN};
+use fdfs_proto::frame::{
+    decode_frame, decode_response_frame, Header, Limits, Progress, HEADER_LEN,
+};
 use fdfs_proto::storage::*;
 use fdfs_proto::tracker::*;
 use fdfs_proto::{Body, HeadProgress, IpWidth, Streamed};
@@ -215,6 +217,9 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..700),
                                    pkg_len in any::<u64>(), status in any::<u8>()) {
         let _ = decode_frame(&bytes, &Limits { max_body_len: pkg_len });
+        if let Ok(Progress::Complete(f)) = decode_response_frame(&bytes, &Limits::TRACKER) {
+            prop_assert!(f.len() <= bytes.len());
+        }
         if let Ok(Progress::Complete(f)) = decode_frame(&bytes, &Limits::STORAGE) {
             prop_assert!(f.len() <= bytes.len());
         }

@@ -1,9 +1,10 @@
-//! Group commit. Uploads fsync their own temp files (concurrently, which the ext4 journal
-//! merges); then one thread takes every pending job at once, renames the files into place,
-//! appends all their binlog records, and makes renames and records durable with a single
-//! fdatasync of the binlog plus one fsync per touched directory. Replies go out only after
-//! that, so an acknowledged change survives a crash and an unacknowledged one is either
-//! absent or complete.
+//! Group commit. Uploads first make their temp file's data durable themselves, concurrently
+//! (fdatasync, or on journal-ordered paths a waited write-out: see `config::Durability` and
+//! the crate README). Then one thread takes every pending job at once, renames the files into
+//! place, appends all their binlog records, and makes renames and records durable with a
+//! single fdatasync of the binlog (plus one fsync per touched directory where the journal does
+//! not already order them). Replies go out only after that, so an acknowledged change survives
+//! a crash and an unacknowledged upload is either absent or complete.
 
 use std::collections::BTreeSet;
 use std::ffi::CString;

@@ -147,7 +147,8 @@ pub async fn serve(
     let (rd, wr) = stream.into_split();
     let mut c = Conn {
         shared,
-        rd: BufReader::with_capacity(64 * 1024, rd),
+        // Small: large reads (bodies) bypass the buffer anyway, and idle connections stay cheap.
+        rd: BufReader::with_capacity(16 * 1024, rd),
         wr,
         peer,
         local,

@@ -285,3 +285,34 @@ async fn download_reader_that_stops_reading_is_cut_off() {
     }
     still_serving(&d).await;
 }
+
+/// Every name a strict validator must refuse (testdata `invalid_names`) gets EINVAL from
+/// DOWNLOAD and DELETE, never a file-system lookup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_file_ids_from_testdata_are_einval() {
+    let ids: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::testdata().join("fastdfs-file-ids.json")).unwrap(),
+    )
+    .unwrap();
+    let d = Daemon::start("");
+    let names = ids["invalid_names"].as_array().unwrap();
+    assert!(names.len() >= 50);
+    for n in names {
+        let id = n["file_id"].as_str().unwrap();
+        let (group, name) = id.split_once('/').unwrap_or((id, ""));
+        let mut fr = group.as_bytes()[..group.len().min(16)].to_vec();
+        fr.resize(16, 0);
+        fr.extend_from_slice(name.as_bytes());
+        let mut dl = [0u8; 16].to_vec();
+        dl.extend_from_slice(&fr);
+        for req in [
+            packet(cmd::DOWNLOAD_FILE, 0, &dl),
+            packet(cmd::DELETE_FILE, 0, &fr),
+        ] {
+            let (got, closed) = raw_exchange(&d.addr(), &req, QUIET).await;
+            assert_eq!(got, header_only(status::EINVAL), "{id:?}");
+            assert!(closed, "{id:?}");
+        }
+    }
+    still_serving(&d).await;
+}

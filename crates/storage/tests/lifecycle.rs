@@ -72,9 +72,15 @@ async fn sigterm_finishes_inflight_upload_then_exits() {
     s.write_all(&data[..1 << 20]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     d.signal(libc::SIGTERM);
-    tokio::time::sleep(Duration::from_millis(300)).await;
     // No new connections once draining...
-    assert!(tokio::net::TcpStream::connect(d.addr()).await.is_err());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(d.addr()).await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still accepting after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // ...but the request in flight completes.
     s.write_all(&data[1 << 20..]).await.unwrap();
     let mut hb = [0u8; 10];
@@ -235,4 +241,48 @@ async fn sends_codec_join_and_retries_after_hangup() {
         c.active_test().await.unwrap();
     }
     assert!(d.log().contains("tracker unavailable"));
+}
+
+/// A store path on another file system (tmpfs here) cannot rely on the binlog's journal
+/// commit: `auto` falls back to per-file fsync, and an explicit `journal` refuses to start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durability_falls_back_to_fsync_off_the_binlog_file_system() {
+    let shm = tempfile::tempdir_in("/dev/shm").expect("tmpfs at /dev/shm");
+    let store = format!("store_paths = [\"{}\"]\n", shm.path().display());
+    let d = Daemon::start(&store);
+    let mut c = d.client().await;
+    let f = c.upload(0, "txt", b"on tmpfs").await.unwrap();
+    assert_eq!(
+        c.download(GROUP, &f.file_name, 0, 0).await.unwrap(),
+        b"on tmpfs"
+    );
+    assert!(d.log().contains("journal_ordered=false"), "{}", d.log());
+    let on_disk = Daemon::start("");
+    assert!(
+        on_disk.log().contains("journal_ordered=true"),
+        "{}",
+        on_disk.log()
+    );
+
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let cfg = dir.path().join("s.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "group_name = \"group1\"\nbase_path = \"{}\"\nport = {}\n{store}[sync]\ndurability = \"journal\"\n",
+            dir.path().display(),
+            common::free_port()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fdfs_storaged"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs"),
+        "{out:?}"
+    );
 }

@@ -346,3 +346,43 @@ async fn subdirectory_modes_and_multiple_store_paths() {
         b"second path"
     );
 }
+
+/// Requests written back to back on one connection (and split at odd places) are answered in
+/// order, as FastDFS's persistent connections allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_and_fragmented_requests() {
+    use fdfs_proto::frame::packet;
+    use fdfs_proto::storage::UploadRequest;
+    use fdfs_proto::{cmd, Streamed};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let d = Daemon::start("");
+    let mut s = tokio::net::TcpStream::connect(d.addr()).await.unwrap();
+    let mut all = packet(cmd::ACTIVE_TEST, 0, b"");
+    let mut up = UploadRequest {
+        store_path_index: 0,
+        file_size: 5,
+        ext: "txt".into(),
+    }
+    .head_packet(cmd::UPLOAD_FILE);
+    up.extend_from_slice(b"hello");
+    all.extend_from_slice(&up);
+    all.extend_from_slice(&packet(cmd::ACTIVE_TEST, 0, b""));
+    // One byte at a time for the first 20 bytes, then the rest at once.
+    for b in &all[..20] {
+        s.write_all(&[*b]).await.unwrap();
+        s.flush().await.unwrap();
+    }
+    s.write_all(&all[20..]).await.unwrap();
+    let mut h = [0u8; 10];
+    s.read_exact(&mut h).await.unwrap();
+    assert_eq!(h, [0, 0, 0, 0, 0, 0, 0, 0, 100, 0]);
+    s.read_exact(&mut h).await.unwrap();
+    assert_eq!((h[7], h[8], h[9]), (60, 100, 0));
+    let mut body = [0u8; 60];
+    s.read_exact(&mut body).await.unwrap();
+    s.read_exact(&mut h).await.unwrap();
+    assert_eq!(h, [0, 0, 0, 0, 0, 0, 0, 0, 100, 0]);
+    let name = std::str::from_utf8(&body[16..]).unwrap();
+    let mut c = d.client().await;
+    assert_eq!(c.download(GROUP, name, 0, 0).await.unwrap(), b"hello");
+}

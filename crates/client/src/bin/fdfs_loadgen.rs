@@ -97,9 +97,18 @@ async fn run(args: Args) -> Result<(), fdfs_client::Error> {
                     Op::Upload => c.upload(0, "bin", &data).await.map(drop),
                     Op::Download => {
                         let f = &files[i % files.len()];
-                        c.download(&f.group, &f.file_name, 0, 0).await.map(|b| {
-                            debug_assert_eq!(b.len(), size);
-                        })
+                        c.download(&f.group, &f.file_name, 0, 0)
+                            .await
+                            .and_then(|b| {
+                                if b.len() == size {
+                                    Ok(())
+                                } else {
+                                    Err(fdfs_client::Error::Protocol(format!(
+                                        "downloaded {} bytes, expected {size}",
+                                        b.len()
+                                    )))
+                                }
+                            })
                     }
                 };
                 match r {

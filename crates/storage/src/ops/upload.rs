@@ -1,7 +1,8 @@
 //! 11 UPLOAD_FILE, 23 UPLOAD_APPENDER_FILE, 21 UPLOAD_SLAVE_FILE.
 //!
-//! Content goes to a temp file that is fsynced before the committer renames it into place
-//! (see `commit.rs`); only then is the file ID sent. Any failure on the way removes the temp
+//! Content goes to a temp file whose data is made durable (fdatasync, or written out for the
+//! group commit's journal commit: see `commit.rs` and `[sync] durability`) before the committer
+//! renames it into place; only then is the file ID sent. Any failure on the way removes the temp
 //! file (`TempGuard`), so an interrupted upload leaves nothing behind.
 
 use std::fs::File;
@@ -55,12 +56,6 @@ impl Drop for TempGuard {
     }
 }
 
-impl Received {
-    pub fn tmp_path(&self) -> PathBuf {
-        self.tmp.path().to_owned()
-    }
-}
-
 pub struct Received {
     pub tmp: TempGuard,
     pub size: u64,
@@ -68,6 +63,12 @@ pub struct Received {
     pub mtime: i64,
     pub store_index: u8,
     pub sub: (u8, u8),
+}
+
+impl Received {
+    pub fn tmp_path(&self) -> PathBuf {
+        self.tmp.path().to_owned()
+    }
 }
 
 pub async fn upload(c: &mut Conn, h: Header, appender: bool) -> Outcome {
