@@ -1,6 +1,6 @@
 """Drives a stock PyPI FastDFS client against our tracker and storage.
 
-usage: clients.py {fdfs-client-py3|fastdfs-client} TRACKER_PORT WORKDIR
+usage: clients.py {fdfs-client-py3|fastdfs-client} TRACKER_PORT WORKDIR STORAGE_PORT
 Prints one line per check: "PASS <name>" or "FAIL <name>: <why>".
 """
 import hashlib
@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 
-flavour, port, work = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+flavour, port, work, storage_port = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 
 
 def text(v):
@@ -113,6 +113,25 @@ def _():
         assert "No such file" in str(e) or "2" in str(e), f"unexpected error {e!r}"
         return
     raise AssertionError(f"download of a deleted file returned {r!r:.80}")
+
+
+@check("list_all_groups (105-byte records)")
+def _():
+    r = client.list_all_groups()
+    assert r["Groups count"] == 1, r
+    g = r["Groups"][0]
+    assert text(g.group_name) == "group1", g.group_name
+    assert (g.count, g.active_count, g.storage_port) == (1, 1, storage_port), str(g)
+
+
+@check("list_servers (612-byte records)")
+def _():
+    # Both clients fail to pack their default storage_ip (str "") on Python 3, so ask for the
+    # storage by id (its IP: our tracker's id when storage ids are not used).
+    r = client.list_servers(b"group1", b"127.0.0.1")
+    s = r["Servers"]
+    assert len(s) == 1, r
+    assert (s[0].status, s[0].storage_port, text(s[0].ip_addr)) == (7, storage_port, "127.0.0.1"), str(s[0])
 
 
 for name, fn in checks:

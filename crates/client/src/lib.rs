@@ -9,13 +9,13 @@
 //! # Ok(()) }
 //! ```
 
-mod storage;
 mod fdfs;
+mod storage;
 pub mod tracker;
 pub mod transfer;
 
-pub use storage::{StorageClient, StorageOptions};
 pub use fdfs::{split_file_id, ClientOptions, FdfsClient};
+pub use storage::{StorageClient, StorageOptions};
 pub use tracker::TrackerClient;
 
 pub use fdfs_proto::storage::{FileInfo, MetaItem, MetaOp, Metadata, StoredFile};

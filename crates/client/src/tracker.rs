@@ -6,8 +6,8 @@ use std::time::Duration;
 use fdfs_proto::common::{Empty, FileRef, GroupName, ServerAddr};
 use fdfs_proto::frame::{decode_header, Header, Limits, HEADER_LEN};
 use fdfs_proto::tracker::{
-    FetchTargets, GroupStat, GroupStats, ListStorages, Parameters, StorageStat, StorageStats,
-    StoreTarget, StoreTargets,
+    FetchTargets, GroupStat, GroupStatV5, GroupStats, GroupStatsV5, ListStorages, Parameters,
+    StorageStat, StorageStatV5, StorageStats, StorageStatsV5, StoreTarget, StoreTargets,
 };
 use fdfs_proto::{cmd, Body, IpWidth};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -62,7 +62,7 @@ impl TrackerClient {
         Ok((h, body))
     }
 
-    async fn call<R: Body>(&mut self, command: u8, req: &impl Body) -> Result<R> {
+    async fn call_raw(&mut self, command: u8, req: &impl Body) -> Result<Vec<u8>> {
         let pkt = fdfs_proto::frame::packet(command, 0, &req.to_bytes(IpWidth::V4));
         let (h, body) = self.raw(&pkt).await?;
         if h.status != 0 {
@@ -71,7 +71,11 @@ impl TrackerClient {
                 status: h.status,
             });
         }
-        Ok(R::decode(&body)?)
+        Ok(body)
+    }
+
+    async fn call<R: Body>(&mut self, command: u8, req: &impl Body) -> Result<R> {
+        Ok(R::decode(&self.call_raw(command, req).await?)?)
     }
 
     /// 101 (any group) or 104 (named group).
@@ -125,16 +129,25 @@ impl TrackerClient {
         Ok(t.servers)
     }
 
-    /// 91.
+    /// 91. Accepts the current (113-byte) and the ≤ 6.10 (105-byte) layouts.
     pub async fn list_groups(&mut self) -> Result<Vec<GroupStat>> {
-        let g: GroupStats = self.call(cmd::SERVER_LIST_ALL_GROUPS, &Empty).await?;
-        Ok(g.0)
+        let body = self.call_raw(cmd::SERVER_LIST_ALL_GROUPS, &Empty).await?;
+        decode_groups(&body)
     }
 
     /// 90.
     pub async fn list_group(&mut self, group: &str) -> Result<GroupStat> {
-        self.call(cmd::SERVER_LIST_ONE_GROUP, &group_name(group))
-            .await
+        let body = self
+            .call_raw(cmd::SERVER_LIST_ONE_GROUP, &group_name(group))
+            .await?;
+        let mut v = decode_groups(&body)?;
+        match (v.pop(), v.is_empty()) {
+            (Some(g), true) => Ok(g),
+            _ => Err(Error::Protocol(format!(
+                "list one group: {} bytes",
+                body.len()
+            ))),
+        }
     }
 
     /// 92: storages of a group, optionally only the one with `id`.
@@ -147,8 +160,14 @@ impl TrackerClient {
             group: group.to_owned(),
             storage_id: id.map(str::to_owned),
         };
-        let s: StorageStats = self.call(cmd::SERVER_LIST_STORAGE, &req).await?;
-        Ok(s.0)
+        let body = self.call_raw(cmd::SERVER_LIST_STORAGE, &req).await?;
+        match StorageStats::decode(&body) {
+            Ok(s) => Ok(s.0),
+            Err(e) => match StorageStatsV5::decode(&body) {
+                Ok(s) => Ok(s.0.into_iter().map(storage_from_v5).collect()),
+                Err(_) => Err(e.into()),
+            },
+        }
     }
 
     /// 75.
@@ -166,6 +185,58 @@ impl TrackerClient {
         let pkt = Header::request(cmd::QUIT, 0).encode();
         self.stream.write_all(&pkt).await?;
         Ok(())
+    }
+}
+
+/// Current layout first; a length that only fits the ≤ 6.10 layout is read as that.
+fn decode_groups(body: &[u8]) -> Result<Vec<GroupStat>> {
+    match GroupStats::decode(body) {
+        Ok(g) => Ok(g.0),
+        Err(e) => match GroupStatsV5::decode(body) {
+            Ok(g) => Ok(g.0.into_iter().map(group_from_v5).collect()),
+            Err(_) => Err(e.into()),
+        },
+    }
+}
+
+fn group_from_v5(g: GroupStatV5) -> GroupStat {
+    GroupStat {
+        group: g.group,
+        total_mb: g.total_mb,
+        free_mb: g.free_mb,
+        reserved_mb: 0,
+        trunk_free_mb: g.trunk_free_mb,
+        storage_count: g.storage_count,
+        storage_port: g.storage_port,
+        readable_server_count: g.active_count,
+        writable_server_count: g.active_count,
+        current_write_server: g.current_write_server,
+        store_path_count: g.store_path_count,
+        subdir_count_per_path: g.subdir_count_per_path,
+        current_trunk_file_id: g.current_trunk_file_id,
+    }
+}
+
+fn storage_from_v5(s: StorageStatV5) -> StorageStat {
+    StorageStat {
+        status: s.status,
+        rw_mode: 6,
+        id: s.id,
+        ip_addr: s.ip_addr,
+        src_id: s.src_id,
+        version: s.version,
+        join_time: s.join_time,
+        up_time: s.up_time,
+        total_mb: s.total_mb,
+        free_mb: s.free_mb,
+        reserved_mb: 0,
+        upload_priority: s.upload_priority,
+        store_path_count: s.store_path_count,
+        subdir_count_per_path: s.subdir_count_per_path,
+        current_write_path: s.current_write_path,
+        storage_port: s.storage_port,
+        stat: s.stat,
+        if_trunk_server: s.if_trunk_server,
     }
 }
 

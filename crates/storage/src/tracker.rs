@@ -105,8 +105,9 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
     link.joined(join_status);
     tracing::info!(%tracker, "joined tracker");
     let mut last_report: Option<Instant> = None;
+    // Beat and report right after joining, as FastDFS storages do: the tracker makes a member
+    // writable only once it knows its disk space.
     loop {
-        tokio::time::sleep(cfg.heart_beat_interval).await;
         let reply = call(
             &mut s,
             cfg.network_timeout,
@@ -144,6 +145,11 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
             )
             .await?;
             last_report = Some(Instant::now());
+        }
+        // A finished initial copy is announced at once, not a heartbeat later.
+        tokio::select! {
+            _ = tokio::time::sleep(cfg.heart_beat_interval) => {}
+            _ = shared.sync.status_changed.notified() => {}
         }
     }
 }

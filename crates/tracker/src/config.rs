@@ -64,6 +64,16 @@ pub enum DownloadServer {
     SourceFirst,
 }
 
+/// Layout of the 90/91/92 listing records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListLayout {
+    /// FastDFS ≥ 6.13.1: 113-byte groups, 487/517-byte storages (HEAD `fdfs_monitor`).
+    Current,
+    /// FastDFS ≤ 6.10: 105-byte groups, 612-byte storages (fdfs-client-py3, old SDKs).
+    EraA,
+}
+
 /// Space every store path must keep free (FastDFS `reserved_storage_space`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Reserve {
@@ -216,6 +226,8 @@ struct RawConfig {
     storage_sync_file_max_time: u64,
     #[serde(default = "d_ipsize")]
     response_ip_addr_size: u8,
+    #[serde(default = "d_layout")]
+    list_layout: ListLayout,
     #[serde(default = "d_allow")]
     allow_hosts: Vec<String>,
     log_file: Option<PathBuf>,
@@ -283,6 +295,9 @@ fn d_max_time() -> u64 {
 fn d_ipsize() -> u8 {
     16
 }
+fn d_layout() -> ListLayout {
+    ListLayout::Current
+}
 fn d_allow() -> Vec<String> {
     vec!["*".into()]
 }
@@ -309,6 +324,7 @@ pub struct Config {
     pub sync_file_max_delay: i64,
     pub sync_file_max_time: i64,
     pub ip_width: IpWidth,
+    pub list_layout: ListLayout,
     pub allow_hosts: Vec<HostRule>,
     pub log_file: Option<PathBuf>,
     pub log_level: String,
@@ -408,6 +424,7 @@ impl Config {
             sync_file_max_delay: i64::try_from(r.storage_sync_file_max_delay).unwrap_or(i64::MAX),
             sync_file_max_time: i64::try_from(r.storage_sync_file_max_time).unwrap_or(i64::MAX),
             ip_width,
+            list_layout: r.list_layout,
             allow_hosts,
             log_file: r.log_file,
             log_level: r.log_level,
@@ -451,6 +468,14 @@ mod tests {
     }
 
     #[test]
+    fn documented_example_parses_and_states_the_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../conf/tracker.toml");
+        let ex = Config::load(Path::new(path)).unwrap();
+        let d = Config::parse_str(&format!("base_path = {:?}", ex.base_path)).unwrap();
+        assert_eq!(format!("{ex:?}"), format!("{d:?}"));
+    }
+
+    #[test]
     fn rejects_bad_values() {
         for bad in [
             "response_ip_addr_size = 32",
@@ -459,6 +484,7 @@ mod tests {
             "store_lookup = \"specified_group\"",
             "store_lookup = \"specified_group\"\nstore_group = \"bad/name\"",
             "store_lookup = \"sideways\"",
+            "list_layout = \"v7\"",
             "heart_beat_interval = 30\ncheck_active_interval = 30",
             "allow_hosts = [\"10.0.0.0/33\"]",
             "typo_key = 1",

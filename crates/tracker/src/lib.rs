@@ -15,3 +15,6 @@ pub mod select;
 pub mod server;
 pub mod service;
 pub mod sync_state;
+
+#[cfg(test)]
+mod props;

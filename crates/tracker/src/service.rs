@@ -8,15 +8,15 @@ use fdfs_proto::common::{Empty, FileRef, GroupName};
 use fdfs_proto::frame::{packet, Frame};
 use fdfs_proto::status::{EACCES, EINVAL, ENOENT};
 use fdfs_proto::tracker::{
-    Beat, ChangeSet, Changes, DiskUsage, FetchTargets, GroupStat, GroupStats, JoinRequest,
-    JoinResponse, ListStorages, Parameters, StorageBrief, StorageStat, StorageStats, StoreTarget,
-    StoreTargets,
+    Beat, ChangeSet, Changes, DiskUsage, FetchTargets, GroupStat, GroupStatV5, GroupStats,
+    GroupStatsV5, JoinRequest, JoinResponse, ListStorages, Parameters, StorageBrief, StorageStat,
+    StorageStatV5, StorageStats, StorageStatsV5, StoreTarget, StoreTargets,
 };
 use fdfs_proto::{cmd, Body};
 use tokio::sync::Notify;
 
 use crate::cluster::{status, Cluster, Group, JoinInfo, MemberKey, Storage};
-use crate::config::{Config, StorePath};
+use crate::config::{Config, ListLayout, StorePath};
 use crate::persist::Store;
 use crate::select::{self, FetchKind};
 
@@ -162,13 +162,13 @@ fn dispatch(sh: &Shared, conn: &mut Conn, c: u8, body: &[u8]) -> Result<Action, 
             Empty::decode(body).map_err(bad)?;
             let c = sh.lock();
             let v = c.groups.values().map(|g| group_stat(&sh.cfg, g)).collect();
-            Ok(ok(GroupStats(v).to_bytes(ipw)))
+            Ok(ok(groups_body(&sh.cfg, v)))
         }
         cmd::SERVER_LIST_ONE_GROUP => {
             let g = GroupName::decode(body).map_err(bad)?;
             let c = sh.lock();
             let g = c.groups.get(&g.group).ok_or(ENOENT)?;
-            Ok(ok(group_stat(&sh.cfg, g).to_bytes(ipw)))
+            Ok(ok(groups_body(&sh.cfg, vec![group_stat(&sh.cfg, g)])))
         }
         cmd::SERVER_LIST_STORAGE => {
             let req = ListStorages::decode(body).map_err(bad)?;
@@ -182,8 +182,14 @@ fn dispatch(sh: &Shared, conn: &mut Conn, c: u8, body: &[u8]) -> Result<Action, 
                 return Err(ENOENT);
             }
             v.sort_by(|a, b| a.id.cmp(&b.id).then(a.port.cmp(&b.port)));
-            let recs = v.into_iter().map(|s| storage_stat(&sh.cfg, s)).collect();
-            Ok(ok(StorageStats(recs).to_bytes(ipw)))
+            let recs: Vec<StorageStat> = v.into_iter().map(|s| storage_stat(&sh.cfg, s)).collect();
+            let body = match sh.cfg.list_layout {
+                ListLayout::Current => StorageStats(recs).to_bytes(ipw),
+                ListLayout::EraA => {
+                    StorageStatsV5(recs.into_iter().map(storage_v5).collect()).to_bytes(ipw)
+                }
+            };
+            Ok(ok(body))
         }
         cmd::STORAGE_PARAMETER_REQ => {
             Empty::decode(body).map_err(bad)?;
@@ -347,6 +353,56 @@ fn group_stat(cfg: &Config, g: &Group) -> GroupStat {
         store_path_count: first.map_or(0, |s| i64::from(s.store_path_count)),
         subdir_count_per_path: first.map_or(0, |s| i64::from(s.subdir_count_per_path)),
         current_trunk_file_id: -1,
+    }
+}
+
+/// 91 (all) or 90 (one record) in the configured layout.
+fn groups_body(cfg: &Config, v: Vec<GroupStat>) -> Vec<u8> {
+    match cfg.list_layout {
+        ListLayout::Current => GroupStats(v).to_bytes(cfg.ip_width),
+        ListLayout::EraA => {
+            GroupStatsV5(v.into_iter().map(group_v5).collect()).to_bytes(cfg.ip_width)
+        }
+    }
+}
+
+fn group_v5(g: GroupStat) -> GroupStatV5 {
+    GroupStatV5 {
+        group: g.group,
+        total_mb: g.total_mb,
+        free_mb: g.free_mb,
+        trunk_free_mb: g.trunk_free_mb,
+        storage_count: g.storage_count,
+        storage_port: g.storage_port,
+        storage_http_port: 0,
+        active_count: g.writable_server_count,
+        current_write_server: g.current_write_server,
+        store_path_count: g.store_path_count,
+        subdir_count_per_path: g.subdir_count_per_path,
+        current_trunk_file_id: g.current_trunk_file_id,
+    }
+}
+
+fn storage_v5(s: StorageStat) -> StorageStatV5 {
+    StorageStatV5 {
+        status: s.status,
+        id: s.id,
+        ip_addr: s.ip_addr,
+        domain_name: String::new(),
+        src_id: s.src_id,
+        version: s.version,
+        join_time: s.join_time,
+        up_time: s.up_time,
+        total_mb: s.total_mb,
+        free_mb: s.free_mb,
+        upload_priority: s.upload_priority,
+        store_path_count: s.store_path_count,
+        subdir_count_per_path: s.subdir_count_per_path,
+        current_write_path: s.current_write_path,
+        storage_port: s.storage_port,
+        storage_http_port: 0,
+        stat: s.stat,
+        if_trunk_server: s.if_trunk_server,
     }
 }
 

@@ -195,3 +195,72 @@ fn ip46_era_body_sizes_and_client_accepts_both() {
         assert_eq!(p.get("response_ip_addr_size"), Some("46"));
     });
 }
+
+#[test]
+fn era_a_list_layout_for_old_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tracker(&dir.path().join("t"), "list_layout = \"era_a\"");
+    let s = storage(&dir.path().join("s"), "group1", &[t.addr()]);
+    rt().block_on(async {
+        wait_status(&t.addr(), "group1", s.port, ACTIVE, Duration::from_secs(8)).await;
+        let mut tc = tclient(&t.addr()).await;
+        let (_, b) = tc
+            .raw(&packet(cmd::SERVER_LIST_ALL_GROUPS, 0, &[]))
+            .await
+            .unwrap();
+        assert_eq!(b.len(), 105);
+        let mut g = b"group1".to_vec();
+        g.resize(16, 0);
+        let (_, b) = tc
+            .raw(&packet(cmd::SERVER_LIST_STORAGE, 0, &g))
+            .await
+            .unwrap();
+        assert_eq!(b.len(), 612);
+        let v5 = fdfs_proto::tracker::StorageStatsV5::decode(&b).unwrap();
+        assert_eq!(v5.0[0].storage_port, i64::from(s.port));
+        assert_eq!(v5.0[0].status, ACTIVE);
+        // Our client reads either layout.
+        assert_eq!(tc.list_group("group1").await.unwrap().storage_count, 1);
+        assert_eq!(
+            tc.list_storages("group1", None).await.unwrap()[0].storage_port,
+            i64::from(s.port)
+        );
+    });
+    let mon = ok(&fdfs(&t.addr(), &["monitor", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&mon).unwrap();
+    assert_eq!(v["groups"][0]["storages"][0]["status"], "ACTIVE");
+}
+
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tracker(&dir.path().join("t"), "");
+    let s = storage(&dir.path().join("s"), "group1", &[t.addr()]);
+    rt().block_on(wait_status(
+        &t.addr(),
+        "group1",
+        s.port,
+        ACTIVE,
+        Duration::from_secs(8),
+    ));
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![7u8; 6 << 20]).unwrap();
+    let plain = fdfs(&t.addr(), &["upload", big.to_str().unwrap()]);
+    ok(&plain);
+    assert!(plain.stderr.is_empty(), "no bar without a terminal");
+    // `script` (util-linux) gives the CLI a pseudo-terminal.
+    let cmdline = format!(
+        "{} --tracker {} upload {}",
+        fdfs_cli().display(),
+        t.addr(),
+        big.display()
+    );
+    let o = Command::new("script")
+        .args(["-qec", &cmdline, "/dev/null"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("upload [") && out.contains("100%"), "{out}");
+    assert!(out.contains("group1/M00/"), "{out}");
+}

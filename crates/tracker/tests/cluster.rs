@@ -173,6 +173,18 @@ fn tracker_restart_keeps_membership() {
         let mut t = tclient(&addr).await;
         let before = t.list_storages("group1", None).await.unwrap();
         drop(t);
+        // Changes reach the snapshot within ~100 ms (writes are coalesced).
+        let snap = tdir.join("data/cluster.toml");
+        let t0 = std::time::Instant::now();
+        while !std::fs::read_to_string(&snap)
+            .is_ok_and(|s| s.contains("group1") && s.contains("group2"))
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(3),
+                "snapshot not written"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         // Crash everything: the snapshot on disk is all the new tracker has.
         st.tracker.kill9();
         st.s1.kill9();

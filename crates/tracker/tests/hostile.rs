@@ -215,3 +215,61 @@ fn hosts_outside_allow_hosts_are_disconnected() {
     assert!(closed(&mut s), "no reply to a refused host");
     assert!(t.log_text().contains("refused by allow_hosts"));
 }
+
+#[test]
+fn check_config_accepts_good_and_rejects_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, format!("base_path = {:?}\n", dir.path())).unwrap();
+    let run = |p: &std::path::Path| {
+        std::process::Command::new(TRACKERD)
+            .arg("--config")
+            .arg(p)
+            .arg("--check-config")
+            .output()
+            .unwrap()
+    };
+    let o = run(&good);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("configuration OK"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "base_path = \"/x\"\nresponse_ip_addr_size = 20\n").unwrap();
+    let o = run(&bad);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("response_ip_addr_size"));
+    let o = run(&dir.path().join("missing.toml"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read"));
+}
+
+#[test]
+fn corrupt_state_file_stops_start_up_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("data/cluster.toml"),
+        "format = 1\ngroups = [[[\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("t.toml");
+    let port = free_port();
+    std::fs::write(
+        &cfg,
+        format!("port = {port}\nbase_path = {:?}\n", dir.path()),
+    )
+    .unwrap();
+    let o = std::process::Command::new(TRACKERD)
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("corrupt snapshot") && err.contains("cluster.toml"),
+        "{err}"
+    );
+    // The file is left for the operator to inspect, not overwritten.
+    let kept = std::fs::read_to_string(dir.path().join("data/cluster.toml")).unwrap();
+    assert!(kept.contains("[[["));
+}
