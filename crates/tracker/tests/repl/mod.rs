@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::{free_port, storaged, Proc};
 
-/// Starts storage `id` (numeric storage id) of group1 on `port`, replication tuned for tests.
-pub fn storage_id_on(dir: &Path, port: u16, id: u32, trackers: &[String]) -> Proc {
+/// Writes the config of storage `id` (numeric storage id) of group1, tuned for tests.
+pub fn write_config(dir: &Path, port: u16, id: u32, trackers: &[String]) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(dir).unwrap();
     let log = dir.join("storage.log");
     let config = dir.join("storage.toml");
@@ -22,6 +22,12 @@ pub fn storage_id_on(dir: &Path, port: u16, id: u32, trackers: &[String]) -> Pro
          [replication]\nwait_ms = 20\nretry_min_ms = 50\nretry_max_ms = 1000\nreport_margin = 1\n"
     );
     std::fs::write(&config, text).unwrap();
+    (config, log)
+}
+
+/// Starts storage `id` (numeric storage id) of group1 on `port`, replication tuned for tests.
+pub fn storage_id_on(dir: &Path, port: u16, id: u32, trackers: &[String]) -> Proc {
+    let (config, log) = write_config(dir, port, id, trackers);
     let child = std::process::Command::new(storaged())
         .arg("--config")
         .arg(&config)
@@ -99,14 +105,20 @@ pub fn tree(base: &Path) -> Tree {
             if rel.matches('/').count() != 2 {
                 continue;
             }
-            let md = std::fs::metadata(&p).unwrap();
-            let mtime = md
-                .modified()
-                .unwrap()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs() as i64;
-            let bytes = std::fs::read(&p).unwrap_or_default();
+            // Files may vanish while we look (deletes in flight): skip them this round.
+            let (Ok(md), Ok(bytes)) = (std::fs::metadata(&p), std::fs::read(&p)) else {
+                continue;
+            };
+            // A sidecar's mtime is not part of the contract (GET_METADATA does not carry it).
+            let mtime = if rel.ends_with("-m") {
+                0
+            } else {
+                md.modified()
+                    .unwrap()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as i64
+            };
             out.insert(rel, (bytes, mtime));
         }
     }
@@ -158,3 +170,12 @@ pub fn binlog(base: &Path) -> String {
     }
     s
 }
+
+/// Rewrites the config of a storage whose directory was wiped, then starts it again.
+pub fn respawn_with_config(p: &mut Proc, id: u32, trackers: &[String]) {
+    write_config(&p.dir, p.port, id, trackers);
+    respawn(p);
+}
+
+/// The machine's disk may be fuller than the default reserve allows; space is not under test.
+pub const TRACKER_CONF: &str = "reserved_storage_space = \"0%\"";
