@@ -316,3 +316,69 @@ fn new_member_and_wiped_member_recover_everything() {
         assert_no_duplicate_creates(&binlog(&s2.dir));
     });
 }
+
+/// Right after each upload, 1,000 fetches through the tracker-chosen storage: never a
+/// not-found. Later, once the peers reported the file synced, the tracker spreads reads.
+#[test]
+fn reads_right_after_upload_never_miss() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let tr = tracker(&dir.path().join("t"), TRACKER_CONF);
+        let ts = [tr.addr()];
+        let s: Vec<_> = (0..3)
+            .map(|i| storage_id(&dir.path().join(format!("s{i}")), 100001 + i, &ts))
+            .collect();
+        for p in &s {
+            wait_status(
+                &tr.addr(),
+                "group1",
+                p.port,
+                ACTIVE,
+                Duration::from_secs(20),
+            )
+            .await;
+        }
+        let c = client(&ts);
+        let mut t = tclient(&tr.addr()).await;
+        let mut conns: std::collections::HashMap<u16, fdfs_client::StorageClient> =
+            Default::default();
+        let mut served_by = std::collections::HashSet::new();
+        let mut ids = Vec::new();
+        for i in 0..12 {
+            let body = data(i, 3000);
+            let id = c.upload(&body, "jpg", None).await.unwrap();
+            let (group, name) = split_file_id(&id).unwrap();
+            for _ in 0..1000 {
+                let at = t.query_fetch(group, name).await.unwrap();
+                if !conns.contains_key(&at.port) {
+                    let sc = fdfs_client::StorageClient::connect(("127.0.0.1", at.port))
+                        .await
+                        .unwrap();
+                    conns.insert(at.port, sc);
+                }
+                let sc = conns.get_mut(&at.port).unwrap();
+                match sc.download(group, name, 0, 0).await {
+                    Ok(got) => assert_eq!(got, body),
+                    Err(e) => panic!("{id} from port {}: {e}", at.port),
+                }
+                served_by.insert(at.port);
+            }
+            ids.push(id);
+        }
+        // Placement is not just "always the source": synced peers get reads too.
+        let (group, name) = split_file_id(&ids[0]).unwrap();
+        let t0 = std::time::Instant::now();
+        loop {
+            let all = t.query_fetch_all(group, name).await.unwrap();
+            if all.len() == 3 {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "peers never reported {group}/{name} synced"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(served_by.len() >= 2, "reads went to {served_by:?}");
+    });
+}
