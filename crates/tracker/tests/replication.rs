@@ -350,11 +350,11 @@ fn reads_right_after_upload_never_miss() {
             let (group, name) = split_file_id(&id).unwrap();
             for _ in 0..1000 {
                 let at = t.query_fetch(group, name).await.unwrap();
-                if !conns.contains_key(&at.port) {
+                if let std::collections::hash_map::Entry::Vacant(e) = conns.entry(at.port) {
                     let sc = fdfs_client::StorageClient::connect(("127.0.0.1", at.port))
                         .await
                         .unwrap();
-                    conns.insert(at.port, sc);
+                    e.insert(sc);
                 }
                 let sc = conns.get_mut(&at.port).unwrap();
                 match sc.download(group, name, 0, 0).await {
