@@ -170,6 +170,17 @@ impl TrackerClient {
         }
     }
 
+    /// 93: removes a storage that is not serving (OFFLINE, WAIT_SYNC, …) from its group.
+    pub async fn delete_storage(&mut self, group: &str, storage_id: &str) -> Result<()> {
+        let req = fdfs_proto::tracker::DeleteStorage {
+            group: group.to_owned(),
+            storage_id: storage_id.to_owned(),
+        };
+        self.call_raw(cmd::SERVER_DELETE_STORAGE, &req)
+            .await
+            .map(drop)
+    }
+
     /// 75.
     pub async fn parameters(&mut self) -> Result<Parameters> {
         self.call(cmd::STORAGE_PARAMETER_REQ, &Empty).await

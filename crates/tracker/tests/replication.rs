@@ -382,3 +382,114 @@ fn reads_right_after_upload_never_miss() {
         assert!(served_by.len() >= 2, "reads went to {served_by:?}");
     });
 }
+
+fn fdfs(tracker: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(fdfs_cli())
+        .arg("--tracker")
+        .arg(tracker)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `fdfs monitor` shows per-peer lag; `fdfs monitor delete` removes a stopped member (not a
+/// serving one), and its peers stop replicating to it.
+#[test]
+fn monitor_shows_lag_and_deletes_a_stopped_member() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let tr = tracker(&dir.path().join("t"), TRACKER_CONF);
+        let ts = [tr.addr()];
+        let s1 = storage_id(&dir.path().join("s1"), 100001, &ts);
+        let mut s2 = storage_id(&dir.path().join("s2"), 100002, &ts);
+        for s in [&s1, &s2] {
+            wait_status(
+                &tr.addr(),
+                "group1",
+                s.port,
+                ACTIVE,
+                Duration::from_secs(20),
+            )
+            .await;
+        }
+        let c = client(&ts);
+        for i in 0..20 {
+            c.upload(&data(i, 1000), "txt", None).await.unwrap();
+        }
+        let bases = [s1.dir.clone(), s2.dir.clone()];
+        wait_converged(&bases, Duration::from_secs(60), |t| t.len() == 20);
+        // Figures settle once both sides are idle and have reported.
+        let t0 = std::time::Instant::now();
+        let v = loop {
+            let out = fdfs(&tr.addr(), &["monitor", "--json"]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let st = &v["groups"][0]["storages"];
+            let settled = (0..2).all(|i| {
+                let p = &st[i]["replication"]["peers"][0];
+                p["lag_records"] == 0
+                    && p["records_sent"].as_u64().unwrap_or(0) > 0
+                    && st[i]["last_synced_timestamp"].as_i64().unwrap_or(0) > 0
+            });
+            if settled {
+                break v;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "monitor never settled: {v:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
+        let sent: u64 = (0..2)
+            .map(|i| {
+                v["groups"][0]["storages"][i]["replication"]["peers"][0]["records_sent"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .sum();
+        assert_eq!(sent, 20, "every upload sent once to the other member");
+        let text = fdfs(&tr.addr(), &["monitor"]);
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            text.contains("sync to 100002") && text.contains("lag 0 records"),
+            "{text}"
+        );
+
+        // A serving member cannot be deleted.
+        let out = fdfs(&tr.addr(), &["monitor", "delete", "group1", "100002"]);
+        assert!(!out.status.success());
+        s2.kill9();
+        wait_status(
+            &tr.addr(),
+            "group1",
+            s2.port,
+            OFFLINE,
+            Duration::from_secs(20),
+        )
+        .await;
+        let out = fdfs(&tr.addr(), &["monitor", "delete", "group1", "100002"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut t = tclient(&tr.addr()).await;
+        assert_eq!(t.list_storages("group1", None).await.unwrap().len(), 1);
+        let again = fdfs(&tr.addr(), &["monitor", "delete", "group1", "100002"]);
+        assert!(!again.status.success(), "already deleted");
+        // s1 drops its replication state for the deleted member.
+        let mark = s1.dir.join(format!("data/sync/127.0.0.1_{}.mark", s2.port));
+        let t0 = std::time::Instant::now();
+        while mark.exists() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "mark of deleted peer kept"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+}

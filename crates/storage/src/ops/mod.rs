@@ -32,7 +32,8 @@ pub async fn dispatch(c: &mut Conn, h: Header) -> Outcome {
         | cmd::SYNC_CREATE_FILE
         | cmd::SYNC_UPDATE_FILE
         | cmd::SYNC_DELETE_FILE
-        | cmd::FETCH_ONE_PATH_BINLOG => crate::sync::recv::dispatch(c, h).await,
+        | cmd::FETCH_ONE_PATH_BINLOG
+        | fdfs_proto::storage::SYNC_STATUS => crate::sync::recv::dispatch(c, h).await,
         cmd::ACTIVE_TEST => {
             if h.pkg_len != 0 {
                 return Ok(Err(Fail::new(status::EINVAL, "ACTIVE_TEST with a body")));

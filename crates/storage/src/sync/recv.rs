@@ -36,6 +36,7 @@ pub async fn dispatch(c: &mut Conn, h: Header) -> Outcome {
         }
         cmd::SYNC_CREATE_FILE | cmd::SYNC_UPDATE_FILE => copy(c, h).await,
         cmd::SYNC_DELETE_FILE => delete(c, h).await,
+        fdfs_proto::storage::SYNC_STATUS => sync_status(c, h).await,
         _ => fetch_binlog(c, h).await,
     }
 }
@@ -276,4 +277,34 @@ async fn fetch_binlog(c: &mut Conn, h: Header) -> Outcome {
         }
     }
     Ok(Ok(()))
+}
+
+/// 120 (fdfs-rs extension): replication figures per peer.
+async fn sync_status(c: &mut Conn, h: Header) -> Outcome {
+    if h.pkg_len != 0 {
+        return Ok(Err(Fail::new(status::EINVAL, "SYNC_STATUS with a body")));
+    }
+    let members = c.shared.sync.members().borrow().clone().unwrap_or_default();
+    let stats = super::lock(&c.shared.sync.stats).clone();
+    let peers = members
+        .iter()
+        .map(|p| {
+            let s = stats.get(&p.key()).cloned().unwrap_or_default();
+            fdfs_proto::storage::PeerSyncStatus {
+                id: p.id.clone(),
+                addr: p.addr(),
+                synced_until: s.synced_until,
+                lag_records: s.lag_records,
+                lag_seconds: s.lag_seconds,
+                records_sent: s.records_sent,
+                bytes_sent: s.bytes_sent,
+            }
+        })
+        .collect();
+    let body = fdfs_proto::storage::SyncStatus {
+        recovering: c.shared.sync.is_recovering(),
+        peers,
+    }
+    .to_bytes(fdfs_proto::IpWidth::V4);
+    c.reply(&body).await.map(Ok)
 }

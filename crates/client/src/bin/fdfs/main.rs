@@ -58,12 +58,20 @@ enum Cmd {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<MonitorCmd>,
     },
     /// Metadata of a file.
     Meta {
         #[command(subcommand)]
         op: MetaCmd,
     },
+}
+
+#[derive(Subcommand)]
+enum MonitorCmd {
+    /// Remove a storage that is not serving (OFFLINE, WAIT_SYNC, …) from GROUP (command 93).
+    Delete { group: String, storage_id: String },
 }
 
 #[derive(Subcommand)]
@@ -174,7 +182,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             .await
             .map_err(err("delete", &file_id))?,
         Cmd::Info { file_id, server } => info::run(&client, &file_id, server).await?,
-        Cmd::Monitor { json } => monitor::run(&client, json).await?,
+        Cmd::Monitor {
+            action: Some(MonitorCmd::Delete { group, storage_id }),
+            ..
+        } => monitor::delete(&client, &group, &storage_id).await?,
+        Cmd::Monitor { json, .. } => monitor::run(&client, json).await?,
         Cmd::Meta {
             op: MetaCmd::Get { file_id },
         } => {
