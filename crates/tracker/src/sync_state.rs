@@ -174,4 +174,66 @@ mod tests {
         assert!(c.groups["g1"].synced.is_empty());
         assert_eq!(delete_storage(&mut c, &del("100002")), Err(EALREADY));
     }
+
+    /// 102/105 answer a peer only once the file's source reported it synced past the
+    /// file's time; the source itself always qualifies.
+    #[test]
+    fn fetch_uses_pairs() {
+        use fdfs_proto::fileid::{encode_raw, masked_size, SizeKind, Source};
+
+        use crate::select::{fetch, FetchKind};
+        let cfg = crate::config::Config::parse_str("base_path = \"/tmp/x\"").unwrap();
+        let mut c = Cluster::default();
+        let keys: Vec<MemberKey> = [("100001", 1), ("100002", 2), ("100003", 3)]
+            .iter()
+            .map(|(id, port)| {
+                let k = join(&mut c, id, *port);
+                notify(&mut c, &k, &SyncNotify::default().to_bytes(IpWidth::V4)).unwrap();
+                let p = [PathUsage {
+                    total_mb: 10,
+                    free_mb: 5,
+                }];
+                c.disk_usage(&k, &p, Instant::now()).unwrap();
+                k
+            })
+            .collect();
+        let now = 1_700_000_000i64;
+        let raw = encode_raw(
+            Source::ServerId(100002),
+            now as i32 - 3,
+            masked_size(SizeKind::Normal, 5, 1),
+            7,
+        );
+        let b64 = fdfs_proto::fileid::base64::encode20(&raw);
+        let name = format!("M00/00/00/{}123.txt", std::str::from_utf8(&b64).unwrap());
+        let ports = |c: &mut Cluster| {
+            let mut v: Vec<u16> = fetch(c, &cfg, "g1", &name, FetchKind::All, now)
+                .unwrap()
+                .iter()
+                .map(|s| s.port)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(ports(&mut c), [2], "only the source before any report");
+        for _ in 0..5 {
+            let one = fetch(&mut c, &cfg, "g1", &name, FetchKind::One, now).unwrap();
+            assert_eq!(one[0].port, 2);
+        }
+        let rep = |id: &str, t: u32| {
+            SyncReport(vec![SyncedUntil {
+                storage_id: id.into(),
+                timestamp: t,
+            }])
+            .to_bytes(IpWidth::V4)
+        };
+        // A report from a non-source, or one not past the file's time, changes nothing.
+        report(&mut c, &keys[0], &rep("100003", now as u32)).unwrap();
+        report(&mut c, &keys[1], &rep("100001", now as u32 - 3)).unwrap();
+        assert_eq!(ports(&mut c), [2]);
+        report(&mut c, &keys[1], &rep("100001", now as u32 - 2)).unwrap();
+        assert_eq!(ports(&mut c), [1, 2]);
+        report(&mut c, &keys[1], &rep("100003", now as u32)).unwrap();
+        assert_eq!(ports(&mut c), [1, 2, 3]);
+    }
 }
