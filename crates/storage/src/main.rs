@@ -49,6 +49,11 @@ fn main() -> ExitCode {
         .with_ansi(false)
         .with_writer(log.clone())
         .init();
+    // A panic in a connection task would otherwise only reach stderr; make it visible in the log.
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!("panicked: {info}");
+        eprintln!("fdfs_storaged panicked: {info}");
+    }));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.worker_threads)
         .enable_all()

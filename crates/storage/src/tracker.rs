@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fdfs_proto::frame::{decode_header, Header, Limits, HEADER_LEN};
-use fdfs_proto::tracker::{Beat, DiskUsage, JoinRequest, PathUsage};
+use fdfs_proto::tracker::{Beat, Changes, DiskUsage, JoinRequest, JoinResponse, PathUsage};
 use fdfs_proto::{cmd, Body, IpWidth};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -23,13 +23,24 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 pub fn spawn(shared: Arc<Shared>, stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
+        if shared.cfg.tracker_servers.is_empty() {
+            return;
+        }
         let up_time = crate::binlog::unix_now();
+        let join_time = join_time(&shared.cfg.base_path, up_time);
         let tasks: Vec<_> = shared
             .cfg
             .tracker_servers
             .clone()
             .into_iter()
-            .map(|t| tokio::spawn(report_to(shared.clone(), t, up_time, stop.clone())))
+            .map(|t| {
+                tokio::spawn(report_to(
+                    shared.clone(),
+                    t,
+                    (join_time, up_time),
+                    stop.clone(),
+                ))
+            })
             .collect();
         for t in tasks {
             let _ = t.await;
@@ -40,14 +51,14 @@ pub fn spawn(shared: Arc<Shared>, stop: watch::Receiver<bool>) -> JoinHandle<()>
 async fn report_to(
     shared: Arc<Shared>,
     tracker: String,
-    up_time: i64,
+    times: (i64, i64),
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_secs(1);
     let mut failures = 0u32;
     loop {
         let r = tokio::select! {
-            r = session(&shared, &tracker, up_time) => r,
+            r = session(&shared, &tracker, times) => r,
             _ = stop.changed() => return,
         };
         let e = match r {
@@ -67,7 +78,11 @@ async fn report_to(
     }
 }
 
-async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), String> {
+async fn session(
+    shared: &Shared,
+    tracker: &str,
+    (join_time, up_time): (i64, i64),
+) -> Result<(), String> {
     let cfg = &shared.cfg;
     let mut s = tokio::time::timeout(cfg.network_timeout, TcpStream::connect(tracker))
         .await
@@ -86,7 +101,7 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
         store_path_count: cfg.store_paths.len() as u16,
         subdir_count_per_path: cfg.subdir_count as u16,
         upload_priority: 10,
-        join_time: up_time,
+        join_time,
         up_time,
         version: VERSION.into(),
         init_flag: u8::from(join_status >= 0),
@@ -95,15 +110,16 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
         current_tracker_ip: host.to_string(),
         trackers: cfg.tracker_servers.clone(),
     };
-    call(
+    let resp = call(
         &mut s,
         cfg.network_timeout,
         cmd::STORAGE_JOIN,
         &join.to_bytes(IpWidth::V4),
     )
     .await?;
+    let joined = JoinResponse::decode(&resp).map_err(|e| e.to_string())?;
     link.joined(join_status);
-    tracing::info!(%tracker, "joined tracker");
+    tracing::info!(%tracker, status = joined.my_status, sync_src = %joined.src_id, "joined tracker");
     let mut last_report: Option<Instant> = None;
     // Beat and report right after joining, as FastDFS storages do: the tracker makes a member
     // writable only once it knows its disk space.
@@ -115,6 +131,7 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
             &Beat(None).to_bytes(IpWidth::V4),
         )
         .await?;
+        log_changes(tracker, &reply)?;
         let port = cfg.listen.port();
         link.on_reply(&shared.sync, &reply, cfg.storage_id, &my_ip, port);
         if let Some(b) = link.notify(&shared.sync) {
@@ -154,8 +171,43 @@ async fn session(shared: &Shared, tracker: &str, up_time: i64) -> Result<(), Str
     }
 }
 
-/// One request/response on the tracker connection; the response body is read and dropped
-/// (membership changes matter only once group replication exists).
+/// Membership news in a BEAT/REPORT response: only logged until group replication exists.
+fn log_changes(tracker: &str, body: &[u8]) -> Result<(), String> {
+    let Changes(changes) = Changes::decode(body).map_err(|e| e.to_string())?;
+    if let Some(c) = changes {
+        if let Some(members) = &c.members {
+            let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+            tracing::info!(%tracker, ?ids, "group membership changed");
+        }
+        if let Some(l) = &c.leader {
+            tracing::debug!(%tracker, leader = %l.id, "tracker leader changed");
+        }
+    }
+    Ok(())
+}
+
+/// First join time, kept like FastDFS in `<base_path>/data/.data_init_flag`
+/// (`storage_join_time=`); an existing file (ours or FastDFS's) is never rewritten.
+fn join_time(base: &std::path::Path, now: i64) -> i64 {
+    let path = base.join("data").join(".data_init_flag");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Some(t) = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| k.trim() == "storage_join_time")
+            .and_then(|(_, v)| v.trim().parse().ok())
+        {
+            return t;
+        }
+        return now;
+    }
+    if let Err(e) = std::fs::write(&path, format!("storage_join_time={now}\n")) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot record join time");
+    }
+    now
+}
+
+/// One request/response on the tracker connection.
 async fn call(s: &mut TcpStream, t: Duration, command: u8, body: &[u8]) -> Result<Vec<u8>, String> {
     let pkt = fdfs_proto::frame::packet(command, 0, body);
     let io = async {

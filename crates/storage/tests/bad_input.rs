@@ -316,3 +316,49 @@ async fn invalid_file_ids_from_testdata_are_einval() {
     }
     still_serving(&d).await;
 }
+
+/// Garbage never crashes the daemon: random commands with random (often lying) lengths and
+/// random bodies, including every storage command code, then a normal round trip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_garbage_never_crashes() {
+    let d = Daemon::start("[limits]\nnetwork_timeout = 1\n");
+    let mut tasks = Vec::new();
+    for t in 0..4u64 {
+        let addr = d.addr();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..60u64 {
+                let seed = t * 1000 + i;
+                let noise = common::bytes(64, seed);
+                let cmd =
+                    [11u8, 12, 13, 14, 15, 21, 22, 23, 24, 34, 36, 111, noise[0]][i as usize % 13];
+                let body_len = (noise[1] as usize) * (noise[2] as usize % 9);
+                let declared = match noise[3] % 4 {
+                    0 => body_len as u64,
+                    1 => body_len as u64 + u64::from(noise[4]),
+                    2 => body_len.saturating_sub(usize::from(noise[4])) as u64,
+                    _ => u64::from_be_bytes(noise[8..16].try_into().unwrap()),
+                };
+                let mut req = Header {
+                    pkg_len: declared,
+                    cmd,
+                    status: noise[5],
+                }
+                .encode()
+                .to_vec();
+                req.extend_from_slice(&common::bytes(body_len, seed + 7));
+                let Ok(mut s) = tokio::net::TcpStream::connect(&addr).await else {
+                    panic!("daemon stopped accepting");
+                };
+                let _ = s.write_all(&req).await;
+                let _ = read_until_quiet(&mut s, Duration::from_millis(50)).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    still_serving(&d).await;
+    assert!(!d.log().contains("panicked"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(d.tmp_files().is_empty(), "{:?}", d.tmp_files());
+}

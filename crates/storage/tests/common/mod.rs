@@ -142,7 +142,8 @@ impl Daemon {
             let s = p.to_string_lossy();
             !s.contains("/data/sync/")
                 && !s.contains("/data/.tmp/")
-                && !s.ends_with("storage_stat.dat")
+                && !s.ends_with("/data/storage_stat.dat")
+                && !s.ends_with("/data/.data_init_flag")
         });
         out
     }
