@@ -17,7 +17,7 @@ trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 tport=$(port); sport=$(port)
 mkdir -p "$work/t" "$work/s"
-printf 'port = %s\nbase_path = "%s/t"\nlog_level = "warn"\nheart_beat_interval = 1\ncheck_active_interval = 3\n' \
+printf 'port = %s\nbase_path = "%s/t"\nlog_level = "warn"\nheart_beat_interval = 1\ncheck_active_interval = 3\nreserved_storage_space = "0%%"\n' \
   "$tport" "$work" >"$work/tracker.toml"
 printf 'group_name = "group1"\nport = %s\nbase_path = "%s/s"\nlog_level = "warn"\ntracker_servers = ["127.0.0.1:%s"]\nheart_beat_interval = 1\nstat_report_interval = 1\nreserved_storage_space = "0%%"\n' \
   "$sport" "$work" "$tport" >"$work/storage.toml"

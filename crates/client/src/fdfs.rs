@@ -75,6 +75,10 @@ impl FdfsClient {
         &self.trackers
     }
 
+    pub fn options(&self) -> ClientOptions {
+        self.opts
+    }
+
     fn storage_opts(&self) -> StorageOptions {
         StorageOptions {
             timeout: self.opts.network_timeout,

@@ -170,13 +170,21 @@ impl TrackerClient {
         }
     }
 
-    /// 93: removes a storage that is not serving (OFFLINE, WAIT_SYNC, …) from its group.
-    pub async fn delete_storage(&mut self, group: &str, storage_id: &str) -> Result<()> {
-        let req = fdfs_proto::tracker::DeleteStorage {
+    /// 93: delete an OFFLINE storage (ENOENT, EBUSY while it is up, EALREADY).
+    pub async fn delete_storage(&mut self, group: &str, id: &str) -> Result<()> {
+        // The request has 92's layout with the id required.
+        let req = ListStorages {
             group: group.to_owned(),
-            storage_id: storage_id.to_owned(),
+            storage_id: Some(id.to_owned()),
         };
         self.call_raw(cmd::SERVER_DELETE_STORAGE, &req)
+            .await
+            .map(drop)
+    }
+
+    /// 108: delete a group whose storages are all deleted (ENOENT, EBUSY).
+    pub async fn delete_group(&mut self, group: &str) -> Result<()> {
+        self.call_raw(cmd::SERVER_DELETE_GROUP, &group_name(group))
             .await
             .map(drop)
     }

@@ -376,6 +376,46 @@ impl Cluster {
         }
     }
 
+    /// Admin 93: marks an OFFLINE (or never-synced) member DELETED. Status: ENOENT (no such
+    /// group or id), EBUSY (ONLINE / ACTIVE / RECOVERY), EALREADY (already deleted).
+    pub fn delete_storage(&mut self, group: &str, id: &str) -> Result<(), u8> {
+        use fdfs_proto::status::{EALREADY, EBUSY, ENOENT};
+        let g = self.groups.get_mut(group).ok_or(ENOENT)?;
+        let mut found = g.storages.iter_mut().filter(|s| s.id == id).peekable();
+        found.peek().ok_or(ENOENT)?;
+        let mut live: Vec<&mut Storage> = found.filter(|s| s.status != status::DELETED).collect();
+        if live.is_empty() {
+            return Err(EALREADY);
+        }
+        if live
+            .iter()
+            .any(|s| matches!(s.status, status::ONLINE | status::ACTIVE | status::RECOVERY))
+        {
+            return Err(EBUSY);
+        }
+        for s in &mut live {
+            s.status = status::DELETED;
+            s.conn = None;
+        }
+        tracing::info!(group, id, "storage DELETED");
+        self.touch(group);
+        Ok(())
+    }
+
+    /// Admin 108: removes a group that has no members left (ENOENT / EBUSY otherwise).
+    pub fn delete_group(&mut self, group: &str) -> Result<(), u8> {
+        use fdfs_proto::status::{EBUSY, ENOENT};
+        let g = self.groups.get(group).ok_or(ENOENT)?;
+        if g.members().next().is_some() {
+            return Err(EBUSY);
+        }
+        self.groups.remove(group);
+        self.current_write_group = 0;
+        self.dirty = true;
+        tracing::info!(group, "group deleted");
+        Ok(())
+    }
+
     /// Marks members whose beats stopped for longer than `max_silence`. Returns how many.
     pub fn expire(&mut self, now: Instant, max_silence: std::time::Duration) -> usize {
         let mut changed = Vec::new();
@@ -454,6 +494,27 @@ mod tests {
         assert_eq!(c.storage(&k).unwrap().status, status::ACTIVE, "other conn");
         c.disconnected(&k, 1);
         assert_eq!(c.storage(&k).unwrap().status, status::OFFLINE);
+    }
+
+    #[test]
+    fn admin_deletes() {
+        use fdfs_proto::status::{EALREADY, EBUSY, ENOENT};
+        let mut c = Cluster::default();
+        let t0 = Instant::now();
+        let k = c.join(&join_info("g1", 23000), 1, t0).unwrap();
+        assert_eq!(c.delete_storage("g1", "127.0.0.1"), Err(EBUSY));
+        assert_eq!(c.delete_storage("g1", "10.9.9.9"), Err(ENOENT));
+        assert_eq!(c.delete_storage("g9", "127.0.0.1"), Err(ENOENT));
+        assert_eq!(c.delete_group("g1"), Err(EBUSY));
+        c.disconnected(&k, 1);
+        assert_eq!(c.delete_storage("g1", "127.0.0.1"), Ok(()));
+        assert_eq!(c.delete_storage("g1", "127.0.0.1"), Err(EALREADY));
+        assert_eq!(c.groups["g1"].members().count(), 0);
+        assert_eq!(c.delete_group("g1"), Ok(()));
+        assert_eq!(c.delete_group("g1"), Err(ENOENT));
+        // A deleted storage that joins again is a fresh member.
+        let k = c.join(&join_info("g1", 23000), 2, t0).unwrap();
+        assert_eq!(c.storage(&k).unwrap().status, status::ONLINE);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use fdfs_proto::frame::{decode_frame, Frame, Header, Limits, Progress};
-use fdfs_proto::status::{EACCES, EINVAL, ENOENT, ENOSPC};
+use fdfs_proto::status::{EACCES, EALREADY, EBUSY, EINVAL, ENOENT, ENOSPC};
 use fdfs_proto::tracker::PathUsage;
 use fdfs_proto::{cmd, Body, IpWidth};
 use proptest::prelude::*;
@@ -206,7 +206,7 @@ proptest! {
                     prop_assert_eq!(r.len(), out.len());
                     prop_assert_eq!(r.header.cmd, cmd::RESP);
                     let st = r.header.status;
-                    prop_assert!([0, EINVAL, ENOENT, ENOSPC, EACCES].contains(&st), "status {}", st);
+                    prop_assert!([0, EINVAL, ENOENT, ENOSPC, EACCES, EBUSY, EALREADY].contains(&st), "status {}", st);
                     if st != 0 { prop_assert!(r.body.is_empty()); }
                 }
             }

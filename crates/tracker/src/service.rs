@@ -8,15 +8,15 @@ use fdfs_proto::common::{Empty, FileRef, GroupName};
 use fdfs_proto::frame::{packet, Frame};
 use fdfs_proto::status::{EACCES, EINVAL, ENOENT};
 use fdfs_proto::tracker::{
-    Beat, ChangeSet, Changes, DiskUsage, FetchTargets, GroupStat, GroupStatV5, GroupStats,
-    GroupStatsV5, JoinRequest, JoinResponse, ListStorages, Parameters, StorageBrief, StorageStat,
-    StorageStatV5, StorageStats, StorageStatsV5, StoreTarget, StoreTargets,
+    Beat, ChangeSet, Changes, DiskUsage, FetchTargets, JoinRequest, JoinResponse, ListStorages,
+    StorageBrief, StorageStat, StorageStats, StorageStatsV5, StoreTarget, StoreTargets,
 };
 use fdfs_proto::{cmd, Body};
 use tokio::sync::Notify;
 
-use crate::cluster::{status, Cluster, Group, JoinInfo, MemberKey, Storage};
-use crate::config::{Config, ListLayout, StorePath};
+use crate::cluster::{status, Cluster, JoinInfo, MemberKey, Storage};
+use crate::config::{Config, ListLayout};
+use crate::listing::{group_stat, groups_body, parameters, storage_stat, storage_v5};
 use crate::persist::Store;
 use crate::select::{self, FetchKind};
 
@@ -197,7 +197,22 @@ fn dispatch(sh: &Shared, conn: &mut Conn, c: u8, body: &[u8]) -> Result<Action, 
         }
         cmd::STORAGE_JOIN => join(sh, conn, body),
         cmd::SERVER_DELETE_STORAGE => {
-            crate::sync_state::delete_storage(&mut sh.lock(), body)?;
+            // Same layout as 92's request (group + unpadded id), with the id required.
+            let req = ListStorages::decode(body).map_err(bad)?;
+            let id = req.storage_id.filter(|id| !id.is_empty()).ok_or(EINVAL)?;
+            {
+                let mut c = sh.lock();
+                c.delete_storage(&req.group, &id)?;
+                crate::sync_state::forget(&mut c, &req.group, &id);
+            }
+            tracing::info!(peer = %conn.peer, group = %req.group, %id, "admin: storage deleted");
+            sh.dirty.notify_one();
+            Ok(ok(Vec::new()))
+        }
+        cmd::SERVER_DELETE_GROUP => {
+            let g = GroupName::decode(body).map_err(bad)?;
+            sh.lock().delete_group(&g.group)?;
+            tracing::info!(peer = %conn.peer, group = %g.group, "admin: group deleted");
             sh.dirty.notify_one();
             Ok(ok(Vec::new()))
         }
@@ -335,142 +350,84 @@ fn brief(s: &Storage) -> StorageBrief {
     }
 }
 
-fn group_stat(cfg: &Config, g: &Group) -> GroupStat {
-    let active: Vec<&Storage> = g.active().map(|(_, s)| s).collect();
-    let total = active.iter().map(|s| s.total_mb()).min().unwrap_or(0);
-    let first = g.members().next();
-    GroupStat {
-        group: g.name.clone(),
-        total_mb: total,
-        free_mb: select::group_free_mb(g),
-        reserved_mb: cfg.reserve.mb_for(total),
-        trunk_free_mb: 0,
-        storage_count: g.members().count() as i64,
-        storage_port: first.map_or(0, |s| i64::from(s.port)),
-        readable_server_count: active.len() as i64,
-        writable_server_count: active.len() as i64,
-        current_write_server: g.current_write_server as i64,
-        store_path_count: first.map_or(0, |s| i64::from(s.store_path_count)),
-        subdir_count_per_path: first.map_or(0, |s| i64::from(s.subdir_count_per_path)),
-        current_trunk_file_id: -1,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use fdfs_proto::frame::{decode_frame, Header, Limits, Progress};
+    use fdfs_proto::IpWidth;
 
-/// 91 (all) or 90 (one record) in the configured layout.
-fn groups_body(cfg: &Config, v: Vec<GroupStat>) -> Vec<u8> {
-    match cfg.list_layout {
-        ListLayout::Current => GroupStats(v).to_bytes(cfg.ip_width),
-        ListLayout::EraA => {
-            GroupStatsV5(v.into_iter().map(group_v5).collect()).to_bytes(cfg.ip_width)
+    use super::*;
+
+    fn send(sh: &Shared, conn: &mut Conn, c: u8, body: &[u8]) -> (u8, Vec<u8>) {
+        let f = Frame {
+            header: Header::request(c, body.len() as u64),
+            body,
+        };
+        let Action::Reply(out) = handle(sh, conn, f) else {
+            panic!("no reply")
+        };
+        match decode_frame(&out, &Limits::TRACKER) {
+            Ok(Progress::Complete(r)) => (r.header.status, r.body.to_vec()),
+            other => panic!("{other:?}"),
         }
     }
-}
 
-fn group_v5(g: GroupStat) -> GroupStatV5 {
-    GroupStatV5 {
-        group: g.group,
-        total_mb: g.total_mb,
-        free_mb: g.free_mb,
-        trunk_free_mb: g.trunk_free_mb,
-        storage_count: g.storage_count,
-        storage_port: g.storage_port,
-        storage_http_port: 0,
-        active_count: g.writable_server_count,
-        current_write_server: g.current_write_server,
-        store_path_count: g.store_path_count,
-        subdir_count_per_path: g.subdir_count_per_path,
-        current_trunk_file_id: g.current_trunk_file_id,
+    fn join(sh: &Shared, id: u64, port: u16) -> Conn {
+        let mut conn = Conn {
+            id,
+            peer: "127.0.0.1:4000".parse().unwrap(),
+            member: None,
+            seen_version: 0,
+        };
+        let j = JoinRequest {
+            group: "group1".into(),
+            storage_port: port,
+            store_path_count: 1,
+            subdir_count_per_path: 256,
+            version: "6.16.1".into(),
+            status: -1,
+            trackers: vec!["127.0.0.1:22122".into()],
+            ..Default::default()
+        };
+        let (st, body) = send(sh, &mut conn, cmd::STORAGE_JOIN, &j.to_bytes(IpWidth::V4));
+        assert_eq!(st, 0);
+        assert_eq!(
+            JoinResponse::decode(&body).unwrap().my_status,
+            status::ONLINE
+        );
+        conn
     }
-}
 
-fn storage_v5(s: StorageStat) -> StorageStatV5 {
-    StorageStatV5 {
-        status: s.status,
-        id: s.id,
-        ip_addr: s.ip_addr,
-        domain_name: String::new(),
-        src_id: s.src_id,
-        version: s.version,
-        join_time: s.join_time,
-        up_time: s.up_time,
-        total_mb: s.total_mb,
-        free_mb: s.free_mb,
-        upload_priority: s.upload_priority,
-        store_path_count: s.store_path_count,
-        subdir_count_per_path: s.subdir_count_per_path,
-        current_write_path: s.current_write_path,
-        storage_port: s.storage_port,
-        storage_http_port: 0,
-        stat: s.stat,
-        if_trunk_server: s.if_trunk_server,
+    #[test]
+    fn beat_replies_carry_the_member_list_only_when_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::parse_str(&format!("base_path = {:?}", dir.path())).unwrap();
+        let sh = Shared::new(cfg, Cluster::default(), Store::open(dir.path()).unwrap());
+        let mut a = join(&sh, 1, 23000);
+        let members = |body: &[u8]| Changes::decode(body).unwrap().0.and_then(|c| c.members);
+        let (_, b) = send(&sh, &mut a, cmd::STORAGE_BEAT, &[]);
+        let m = members(&b).expect("first beat: full list");
+        assert_eq!(
+            (m.len(), m[0].port, m[0].status),
+            (1, 23000, status::ONLINE)
+        );
+        let (_, b) = send(&sh, &mut a, cmd::STORAGE_BEAT, &[]);
+        assert!(b.is_empty(), "nothing changed");
+        let _b = join(&sh, 2, 23001);
+        let usage = DiskUsage(vec![fdfs_proto::tracker::PathUsage {
+            total_mb: 100,
+            free_mb: 50,
+        }]);
+        let (st, b) = send(
+            &sh,
+            &mut a,
+            cmd::STORAGE_REPORT_DISK_USAGE,
+            &usage.to_bytes(IpWidth::V4),
+        );
+        assert_eq!(st, 0);
+        let m = members(&b).expect("a member joined and this one became ACTIVE");
+        assert_eq!(m.len(), 2);
+        assert!(m
+            .iter()
+            .any(|s| s.port == 23000 && s.status == status::ACTIVE));
     }
-}
-
-fn storage_stat(cfg: &Config, s: &Storage) -> StorageStat {
-    let total = s.total_mb();
-    StorageStat {
-        status: s.status,
-        // rw_mode: both (4|2); per-storage modes need storage_ids.conf, which we do not have.
-        rw_mode: 6,
-        id: s.id.clone(),
-        ip_addr: s.ip.clone(),
-        src_id: String::new(),
-        version: s.version.clone(),
-        join_time: s.join_time,
-        up_time: s.up_time,
-        total_mb: total,
-        free_mb: s.free_mb(),
-        reserved_mb: cfg.reserve.mb_for(total),
-        upload_priority: s.upload_priority,
-        store_path_count: i64::from(s.store_path_count),
-        subdir_count_per_path: i64::from(s.subdir_count_per_path),
-        current_write_path: s.current_write_path as i64,
-        storage_port: i64::from(s.port),
-        stat: {
-            let mut st = s.stat.clone();
-            st.last_heart_beat_time = s.last_heart_beat_time;
-            st
-        },
-        if_trunk_server: 0,
-    }
-}
-
-/// Same keys, in the same order, as FastDFS 6.16 sends.
-fn parameters(cfg: &Config) -> Parameters {
-    let store_path = match cfg.store_path {
-        StorePath::RoundRobin => "0",
-        StorePath::LoadBalance => "2",
-    };
-    let kv = [
-        ("use_storage_id", "0".to_owned()),
-        ("id_type_in_filename", "ip".into()),
-        ("trust_storage_server_id", "1".into()),
-        ("response_ip_addr_size", cfg.ip_width.size().to_string()),
-        ("storage_ip_changed_auto_adjust", "0".into()),
-        (
-            "storage_sync_file_max_delay",
-            cfg.sync_file_max_delay.to_string(),
-        ),
-        ("store_path", store_path.into()),
-        ("reserved_storage_space", cfg.reserve_text.clone()),
-        ("use_trunk_file", "0".into()),
-        ("slot_min_size", "256".into()),
-        ("slot_max_size", "1048576".into()),
-        ("trunk_alloc_alignment_size", "256".into()),
-        ("trunk_file_size", "67108864".into()),
-        ("trunk_create_file_advance", "0".into()),
-        ("trunk_create_file_time_base", "02:00".into()),
-        ("trunk_create_file_interval", "86400".into()),
-        ("trunk_create_file_space_threshold", "0".into()),
-        ("trunk_init_check_occupying", "0".into()),
-        ("trunk_init_reload_from_binlog", "0".into()),
-        ("trunk_free_space_merge", "0".into()),
-        ("delete_unused_trunk_files", "0".into()),
-        ("trunk_compress_binlog_min_interval", "0".into()),
-        ("trunk_compress_binlog_interval", "0".into()),
-        ("trunk_compress_binlog_time_base", "03:00".into()),
-        ("trunk_binlog_max_backups", "0".into()),
-        ("store_slave_file_use_link", "0".into()),
-    ];
-    Parameters(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }

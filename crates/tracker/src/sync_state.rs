@@ -1,12 +1,12 @@
 //! Replication bookkeeping on the tracker: who holds whose files (89 SYNC_REPORT), the end of
-//! a member's initial copy (88 SYNC_NOTIFY), and deleting a member (93).
+//! a member's initial copy (88 SYNC_NOTIFY), and forgetting a deleted member's pairs (93).
 //!
 //! Storages report as *sources*: entry `{D, t}` in a report from S means "D holds every file
 //! S created before t" (see `fdfs_storage::sync::report`). [`Group::synced`] keeps those pairs;
 //! the fetch queries (`select::fetch`) use them to answer only members that hold the file.
 
-use fdfs_proto::status::{EALREADY, EBUSY, EINVAL, ENOENT};
-use fdfs_proto::tracker::{DeleteStorage, SyncNotify, SyncReport};
+use fdfs_proto::status::{EINVAL, ENOENT};
+use fdfs_proto::tracker::{SyncNotify, SyncReport};
 use fdfs_proto::Body;
 
 use crate::cluster::{status, Cluster, Group, MemberKey};
@@ -70,34 +70,12 @@ pub fn notify(c: &mut Cluster, key: &MemberKey, body: &[u8]) -> Result<(), u8> {
     Ok(())
 }
 
-/// 93: a member that is not serving (OFFLINE, WAIT_SYNC, …) is marked DELETED; its peers
-/// learn it from their next beat and stop replicating to it.
-pub fn delete_storage(c: &mut Cluster, body: &[u8]) -> Result<(), u8> {
-    let req = DeleteStorage::decode(body).map_err(|_| EINVAL)?;
-    let g = c.groups.get_mut(&req.group).ok_or(ENOENT)?;
-    let mut found = g
-        .storages
-        .iter_mut()
-        .filter(|s| s.id == req.storage_id)
-        .collect::<Vec<_>>();
-    if found.iter().any(|s| s.status != status::DELETED) {
-        found.retain(|s| s.status != status::DELETED);
+/// After 93: the deleted member's sync pairs are gone with it.
+pub fn forget(c: &mut Cluster, group: &str, id: &str) {
+    if let Some(g) = c.groups.get_mut(group) {
+        g.synced.retain(|(a, b), _| a != id && b != id);
+        refresh_last_synced(g);
     }
-    let s = found.into_iter().next().ok_or(ENOENT)?;
-    match s.status {
-        status::ONLINE | status::ACTIVE | status::RECOVERY => return Err(EBUSY),
-        status::DELETED => return Err(EALREADY),
-        _ => {}
-    }
-    s.status = status::DELETED;
-    s.conn = None;
-    tracing::info!(group = %req.group, id = %req.storage_id, "storage DELETED by admin request");
-    let id = req.storage_id;
-    g.synced.retain(|(a, b), _| *a != id && *b != id);
-    g.version += 1;
-    c.dirty = true;
-    refresh_last_synced(g);
-    Ok(())
 }
 
 #[cfg(test)]
@@ -128,7 +106,7 @@ mod tests {
     }
 
     #[test]
-    fn notify_report_and_delete() {
+    fn notify_report_and_forget() {
         let mut c = Cluster::default();
         let a = join(&mut c, "100001", 1);
         let b = join(&mut c, "100002", 2);
@@ -159,20 +137,10 @@ mod tests {
         assert_eq!(g.synced.len(), 1);
         assert_eq!(c.storage(&b).unwrap().stat.last_synced_timestamp, 50);
 
-        let del = |id: &str| {
-            DeleteStorage {
-                group: "g1".into(),
-                storage_id: id.into(),
-            }
-            .to_bytes(IpWidth::V4)
-        };
-        assert_eq!(delete_storage(&mut c, &del("100001")), Err(EBUSY));
-        assert_eq!(delete_storage(&mut c, &del("100009")), Err(ENOENT));
         c.disconnected(&b, 2);
-        delete_storage(&mut c, &del("100002")).unwrap();
-        assert_eq!(c.storage(&b).unwrap().status, status::DELETED);
+        c.delete_storage("g1", "100002").unwrap();
+        forget(&mut c, "g1", "100002");
         assert!(c.groups["g1"].synced.is_empty());
-        assert_eq!(delete_storage(&mut c, &del("100002")), Err(EALREADY));
     }
 
     /// 102/105 answer a peer only once the file's source reported it synced past the

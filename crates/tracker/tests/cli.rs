@@ -264,3 +264,66 @@ fn progress_bar_only_on_a_terminal() {
     assert!(out.contains("upload [") && out.contains("100%"), "{out}");
     assert!(out.contains("group1/M00/"), "{out}");
 }
+
+#[test]
+fn admin_deletes_go_to_every_tracker() {
+    let dir = tempfile::tempdir().unwrap();
+    let ta = tracker(&dir.path().join("ta"), "");
+    let tb = tracker(&dir.path().join("tb"), "");
+    let ts = [ta.addr(), tb.addr()];
+    let mut s1 = storage(&dir.path().join("s1"), "group1", &ts);
+    let s2 = storage(&dir.path().join("s2"), "group2", &ts);
+    let rt = rt();
+    for t in &ts {
+        rt.block_on(wait_status(
+            t,
+            "group1",
+            s1.port,
+            ACTIVE,
+            Duration::from_secs(8),
+        ));
+        rt.block_on(wait_status(
+            t,
+            "group2",
+            s2.port,
+            ACTIVE,
+            Duration::from_secs(8),
+        ));
+    }
+    let admin = |args: &[&str]| {
+        Command::new(fdfs_cli())
+            .args(["-t", &ts[0], "-t", &ts[1], "admin"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let busy = admin(&["delete-storage", "group1", "127.0.0.1"]);
+    assert!(!busy.status.success());
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("EBUSY"));
+    s1.kill9();
+    for t in &ts {
+        rt.block_on(wait_status(
+            t,
+            "group1",
+            s1.port,
+            OFFLINE,
+            Duration::from_secs(3),
+        ));
+    }
+    ok(&admin(&["delete-storage", "group1", "127.0.0.1"]));
+    let again = admin(&["delete-storage", "group1", "127.0.0.1"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("EALREADY"));
+    ok(&admin(&["delete-group", "group1"]));
+    for t in &ts {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(&fdfs(t, &["monitor", "--json"]))).unwrap();
+        let groups: Vec<_> = v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["group"].clone())
+            .collect();
+        assert_eq!(groups, [serde_json::json!("group2")], "on {t}");
+    }
+    assert!(!admin(&["delete-group", "group9"]).status.success());
+}

@@ -17,7 +17,6 @@
 //! | 84 STORAGE_REPORT_DISK_USAGE | [`DiskUsage`] | [`Changes`] |
 //! | 88 STORAGE_SYNC_NOTIFY | [`SyncNotify`] | [`crate::common::Empty`] |
 //! | 89 STORAGE_SYNC_REPORT | [`SyncReport`] | [`Changes`] |
-//! | 93 SERVER_DELETE_STORAGE | [`DeleteStorage`] | [`crate::common::Empty`] |
 //! | 75 STORAGE_PARAMETER_REQ | [`crate::common::Empty`] | [`Parameters`] |
 //! | 111 ACTIVE_TEST | [`crate::common::Empty`] | [`crate::common::Empty`] |
 //! | 82 QUIT | [`crate::common::Empty`] | none (the server closes) |
@@ -44,4 +43,4 @@ pub use member::{
 pub use query::{FetchTargets, StoreTarget, StoreTargets, MAX_SERVERS_PER_GROUP};
 pub use request::TrackerRequest;
 pub use stat::StatBlock;
-pub use sync_msgs::{DeleteStorage, SyncNotify, SyncReport, SyncedUntil};
+pub use sync_msgs::{SyncNotify, SyncReport, SyncedUntil};

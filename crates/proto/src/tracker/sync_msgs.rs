@@ -1,8 +1,7 @@
-//! Storage ↔ tracker replication bookkeeping: 88 SYNC_NOTIFY, 89 SYNC_REPORT, and the admin
-//! request 93 DELETE_STORAGE.
+//! Storage → tracker replication bookkeeping: 88 SYNC_NOTIFY and 89 SYNC_REPORT.
 
 use crate::body::{Body, BodyError, IpWidth};
-use crate::wire::{put_fixed, put_u32, put_u64, Reader, GROUP, ID};
+use crate::wire::{put_fixed, put_u32, put_u64, Reader, ID};
 
 /// Request 88: a storage tells the tracker where its initial copy came from.
 /// An empty `src_id` means "I need no (more) sync": the tracker may make it ONLINE.
@@ -89,40 +88,6 @@ impl Body for SyncReport {
     }
 }
 
-/// Request 93 (admin): delete a storage that is no longer online from its group.
-///
-/// | off | size | field |
-/// |---|---|---|
-/// | 0 | 16 | group name |
-/// | 16 | 1..=15 | storage id (no NUL) |
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DeleteStorage {
-    /// Group.
-    pub group: String,
-    /// Storage id (the IP when ids are not used).
-    pub storage_id: String,
-}
-
-impl Body for DeleteStorage {
-    fn encode(&self, _ip: IpWidth, out: &mut Vec<u8>) {
-        put_fixed(out, &self.group, GROUP);
-        let n = self.storage_id.len().min(ID - 1);
-        out.extend_from_slice(&self.storage_id.as_bytes()[..n]);
-    }
-
-    fn decode(body: &[u8]) -> Result<Self, BodyError> {
-        const MSG: &str = "delete storage request";
-        if body.len() <= GROUP || body.len() >= GROUP + ID {
-            return Err(BodyError::len(MSG, body.len(), "17..=31"));
-        }
-        let mut r = Reader::new(body, MSG);
-        let group = r.fixed_str("group_name", GROUP)?;
-        let rest = r.remaining();
-        let storage_id = r.str_n("storage_id", rest)?;
-        Ok(DeleteStorage { group, storage_id })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,14 +119,5 @@ mod tests {
         assert_eq!(SyncReport::decode(&[]).unwrap(), SyncReport(vec![]));
         assert!(SyncReport::decode(&b[..39]).is_err());
         assert!(SyncReport::decode(&vec![0u8; 33 * 20]).is_err());
-
-        let d = DeleteStorage {
-            group: "group1".into(),
-            storage_id: "127.0.0.1".into(),
-        };
-        let b = d.to_bytes(IpWidth::V4);
-        assert_eq!(DeleteStorage::decode(&b).unwrap(), d);
-        assert!(DeleteStorage::decode(&b[..16]).is_err(), "id required");
-        assert!(DeleteStorage::decode(&[b'a'; 32]).is_err());
     }
 }

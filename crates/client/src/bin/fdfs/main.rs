@@ -66,11 +66,24 @@ enum Cmd {
         #[command(subcommand)]
         op: MetaCmd,
     },
+    /// Cluster administration; sent to every tracker given (each keeps its own state).
+    Admin {
+        #[command(subcommand)]
+        op: AdminCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Forget a storage that is OFFLINE for good (refused while it is up).
+    DeleteStorage { group: String, id: String },
+    /// Remove a group whose storages are all deleted.
+    DeleteGroup { group: String },
 }
 
 #[derive(Subcommand)]
 enum MonitorCmd {
-    /// Remove a storage that is not serving (OFFLINE, WAIT_SYNC, …) from GROUP (command 93).
+    /// Same as `admin delete-storage` (FastDFS's `fdfs_monitor conf delete GROUP ID`).
     Delete { group: String, storage_id: String },
 }
 
@@ -185,8 +198,15 @@ async fn run(cli: Cli) -> Result<(), String> {
         Cmd::Monitor {
             action: Some(MonitorCmd::Delete { group, storage_id }),
             ..
-        } => monitor::delete(&client, &group, &storage_id).await?,
+        } => {
+            let op = AdminCmd::DeleteStorage {
+                group,
+                id: storage_id,
+            };
+            admin(&client, op).await?
+        }
         Cmd::Monitor { json, .. } => monitor::run(&client, json).await?,
+        Cmd::Admin { op } => admin(&client, op).await?,
         Cmd::Meta {
             op: MetaCmd::Get { file_id },
         } => {
@@ -222,6 +242,30 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Runs an admin command on every tracker; any failure fails the command.
+async fn admin(client: &FdfsClient, op: AdminCmd) -> Result<(), String> {
+    let mut failed = Vec::new();
+    for addr in client.trackers() {
+        let t =
+            fdfs_client::TrackerClient::connect(addr.as_str(), client.options().connect_timeout)
+                .await;
+        let r = match (t, &op) {
+            (Err(e), _) => Err(e),
+            (Ok(mut t), AdminCmd::DeleteStorage { group, id }) => t.delete_storage(group, id).await,
+            (Ok(mut t), AdminCmd::DeleteGroup { group }) => t.delete_group(group).await,
+        };
+        match r {
+            Ok(()) => eprintln!("tracker {addr}: done"),
+            Err(e) => failed.push(format!("tracker {addr}: {e}")),
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
 }
 
 /// Downloads into a temporary file beside OUT and renames it, so a failed download never

@@ -126,20 +126,6 @@ pub async fn run(client: &FdfsClient, as_json: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// 93.
-pub async fn delete(client: &FdfsClient, group: &str, id: &str) -> Result<(), String> {
-    let (g, i) = (group.to_owned(), id.to_owned());
-    client
-        .with_tracker(|t| {
-            let (g, i) = (g.clone(), i.clone());
-            Box::pin(async move { t.delete_storage(&g, &i).await })
-        })
-        .await
-        .map_err(|e| format!("delete storage {id} from {group}: {e}"))?;
-    println!("storage {id} deleted from {group}");
-    Ok(())
-}
-
 /// Replication figures of one storage (fdfs-rs command 120); `None` if it does not answer
 /// (down, or a stock FastDFS storage).
 async fn sync_status(addr: &str) -> Option<SyncStatus> {
