@@ -50,12 +50,27 @@ pub fn load(sync_dir: &Path, key: &str) -> io::Result<Option<Mark>> {
     }))
 }
 
-pub fn save(sync_dir: &Path, key: &str, m: &Mark) -> io::Result<()> {
-    let text = format!(
+fn text(m: &Mark) -> String {
+    format!(
         "binlog_index={}\nbinlog_offset={}\nsynced_until={}\nsync_row_count={}\n",
         m.pos.index, m.pos.offset, m.synced_until, m.records
-    );
-    super::write_durable(&path(sync_dir, key), text.as_bytes())
+    )
+}
+
+/// Durable (fsync) save: every `mark_every` records and when the sender goes idle.
+pub fn save(sync_dir: &Path, key: &str, m: &Mark) -> io::Result<()> {
+    super::write_durable(&path(sync_dir, key), text(m).as_bytes())
+}
+
+/// Atomic but not fsynced: after every acknowledged record. A killed process keeps it (the
+/// page cache survives), so a restart re-sends nothing; only a power loss falls back to the
+/// last durable save, and the repeats that follow are harmless.
+pub fn save_fast(sync_dir: &Path, key: &str, m: &Mark) -> io::Result<()> {
+    let p = path(sync_dir, key);
+    let mut tmp = p.clone().into_os_string();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text(m))?;
+    std::fs::rename(&tmp, &p)
 }
 
 pub fn remove(sync_dir: &Path, key: &str) {

@@ -162,8 +162,14 @@ async fn copy_path(shared: &Arc<Shared>, sources: &[Peer], idx: u8) -> Result<us
             .open(&tmp)
             .map_err(|e| format!("temp file: {e}"))?;
         let r = c.recv_to_file(f, h.pkg_len).await;
-        let text = std::fs::read(&tmp).map(|b| String::from_utf8_lossy(&b).into_owned());
-        let _ = std::fs::remove_file(&tmp);
+        let t2 = tmp.clone();
+        let text = tokio::task::spawn_blocking(move || {
+            let t = std::fs::read(&t2).map(|b| String::from_utf8_lossy(&b).into_owned());
+            let _ = std::fs::remove_file(&t2);
+            t
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         r.map_err(|e| format!("binlog from {}: {e}", p.addr()))?;
         binlogs.push(text.map_err(|e| e.to_string())?);
         conns.push(c);
@@ -271,9 +277,14 @@ async fn fetch_one(
     let mut meta_guard = TempFile(None);
     if mst == status::OK && !meta.is_empty() {
         let mtmp = temp_in(shared, idx)?;
-        std::fs::write(&mtmp, &meta)
-            .and_then(|()| std::fs::File::open(&mtmp)?.sync_data())
-            .map_err(e)?;
+        let m2 = mtmp.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::write(&m2, &meta)?;
+            std::fs::File::open(&m2)?.sync_data()
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(e)?;
         meta_guard.0 = Some(mtmp.clone());
         let mut mdest = dest.as_os_str().to_owned();
         mdest.push("-m");

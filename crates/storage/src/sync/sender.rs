@@ -99,7 +99,7 @@ async fn run_peer(shared: Arc<Shared>, key: String, peer: watch::Receiver<Peer>)
     loop {
         let before = m.records;
         let e = session(&shared, &key, &peer, &mut m).await;
-        if let Err(err) = mark::save(&dir, &key, &m) {
+        if let Err(err) = persist(&dir, &key, &m, true).await {
             tracing::error!(peer = %key, error = %err, "cannot save sync mark");
         }
         if m.records > before {
@@ -168,7 +168,7 @@ async fn session(
                 s.last_error = None;
             });
             if unsaved > 0 {
-                if let Err(e) = mark::save(&dir, key, m) {
+                if let Err(e) = persist(&dir, key, m, true).await {
                     return format!("saving mark: {e}");
                 }
                 unsaved = 0;
@@ -220,17 +220,36 @@ async fn session(
             }
             m.pos = pos;
             unsaved += 1;
-            if unsaved >= settings.mark_every {
-                if let Err(e) = mark::save(&dir, key, m) {
-                    return format!("saving mark: {e}");
-                }
+            let saved = if unsaved >= settings.mark_every {
                 unsaved = 0;
+                persist(&dir, key, m, true).await
+            } else if line.is_own() {
+                persist(&dir, key, m, false).await
+            } else {
+                Ok(())
+            };
+            if let Err(e) = saved {
+                return format!("saving mark: {e}");
             }
         }
         shared
             .sync
             .update_stat(key, |s| s.synced_until = m.synced_until);
     }
+}
+
+/// Saves the mark off the async threads (fsync when `durable`).
+async fn persist(dir: &std::path::Path, key: &str, m: &Mark, durable: bool) -> std::io::Result<()> {
+    let (dir, key, m) = (dir.to_owned(), key.to_owned(), *m);
+    tokio::task::spawn_blocking(move || {
+        if durable {
+            mark::save(&dir, &key, &m)
+        } else {
+            mark::save_fast(&dir, &key, &m)
+        }
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))?
 }
 
 async fn call(conn: &mut PeerConn, pkt: &[u8]) -> std::io::Result<u8> {
