@@ -493,3 +493,79 @@ fn monitor_shows_lag_and_deletes_a_stopped_member() {
         }
     });
 }
+
+/// A member that returns after missing uploads is ACTIVE again at once, but the tracker sends
+/// no reader to it for a file it does not have yet.
+#[test]
+fn returning_member_gets_no_reads_for_files_it_lacks() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let tr = tracker(&dir.path().join("t"), TRACKER_CONF);
+        let ts = [tr.addr()];
+        let s1 = storage_id(&dir.path().join("s1"), 100001, &ts);
+        let mut s2 = storage_id(&dir.path().join("s2"), 100002, &ts);
+        for s in [&s1, &s2] {
+            wait_status(
+                &tr.addr(),
+                "group1",
+                s.port,
+                ACTIVE,
+                Duration::from_secs(20),
+            )
+            .await;
+        }
+        s2.kill9();
+        wait_status(
+            &tr.addr(),
+            "group1",
+            s2.port,
+            OFFLINE,
+            Duration::from_secs(20),
+        )
+        .await;
+        let c = client(&ts);
+        let mut files = Vec::new();
+        for i in 0..300 {
+            let body = data(i, 20_000);
+            files.push((c.upload(&body, "png", None).await.unwrap(), body));
+        }
+        respawn(&mut s2);
+        wait_status(
+            &tr.addr(),
+            "group1",
+            s2.port,
+            ACTIVE,
+            Duration::from_secs(20),
+        )
+        .await;
+        let mut t = tclient(&tr.addr()).await;
+        let mut conns: std::collections::HashMap<u16, fdfs_client::StorageClient> =
+            Default::default();
+        let mut from_s2 = 0;
+        // Read every file through the tracker, over and over, while s2 catches up.
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < Duration::from_secs(8) {
+            for (id, body) in &files {
+                let (group, name) = split_file_id(id).unwrap();
+                let at = t.query_fetch(group, name).await.unwrap();
+                if let std::collections::hash_map::Entry::Vacant(e) = conns.entry(at.port) {
+                    let sc = fdfs_client::StorageClient::connect(("127.0.0.1", at.port))
+                        .await
+                        .unwrap();
+                    e.insert(sc);
+                }
+                let got = conns
+                    .get_mut(&at.port)
+                    .unwrap()
+                    .download(group, name, 0, 0)
+                    .await;
+                match got {
+                    Ok(b) => assert_eq!(&b, body),
+                    Err(e) => panic!("{id} from port {}: {e}", at.port),
+                }
+                from_s2 += usize::from(at.port == s2.port);
+            }
+        }
+        assert!(from_s2 > 0, "s2 never got reads after catching up");
+    });
+}
