@@ -177,8 +177,52 @@ async fn copy_path(shared: &Arc<Shared>, sources: &[Peer], idx: u8) -> Result<us
     let prefix = format!("M{idx:02X}/");
     let files = live_files(&binlogs, &prefix);
     drop(binlogs);
+    drop(conns);
+    // A few downloads in flight: small files are latency-bound, not bandwidth-bound.
+    let queue = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(
+        files,
+    )));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..RECOVERY_WORKERS {
+        let (shared, sources, queue) = (shared.clone(), sources.to_vec(), queue.clone());
+        workers.spawn(async move { copy_worker(&shared, &sources, &queue).await });
+    }
     let mut copied = 0;
-    for (name, holders) in files {
+    let mut failed = None;
+    while let Some(r) = workers.join_next().await {
+        match r {
+            Ok(Ok(n)) => copied += n,
+            Ok(Err(e)) => {
+                // Stop the others: the whole path is retried (copied files are skipped).
+                super::lock(&queue).clear();
+                failed.get_or_insert(e);
+            }
+            Err(e) => {
+                failed.get_or_insert(format!("copy worker: {e}"));
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(copied),
+    }
+}
+
+const RECOVERY_WORKERS: usize = 4;
+
+type Queue = std::sync::Mutex<std::collections::VecDeque<(String, Vec<usize>)>>;
+
+async fn copy_worker(
+    shared: &Arc<Shared>,
+    sources: &[Peer],
+    queue: &Queue,
+) -> Result<usize, String> {
+    let mut conns: Vec<Option<PeerConn>> = sources.iter().map(|_| None).collect();
+    let mut copied = 0;
+    loop {
+        let Some((name, holders)) = super::lock(queue).pop_front() else {
+            return Ok(copied);
+        };
         let Ok(id) = fdfs_proto::fileid::parse_logical_name(name.as_bytes()) else {
             continue;
         };
@@ -190,18 +234,25 @@ async fn copy_path(shared: &Arc<Shared>, sources: &[Peer], idx: u8) -> Result<us
             continue;
         }
         for &h in &holders {
-            match fetch_one(shared, &mut conns[h], &name, &dest).await {
+            let addr = sources[h].addr();
+            if conns[h].is_none() {
+                let c = PeerConn::connect(&addr, shared.cfg.network_timeout)
+                    .await
+                    .map_err(|e| format!("connect {addr}: {e}"))?;
+                conns[h] = Some(c);
+            }
+            let Some(c) = conns[h].as_mut() else { continue };
+            match fetch_one(shared, c, &name, &dest).await {
                 Ok(true) => {
                     copied += 1;
                     break;
                 }
                 // Gone there (deleted meanwhile): try the next holder.
                 Ok(false) => {}
-                Err(e) => return Err(format!("{name} from {}: {e}", sources[h].addr())),
+                Err(e) => return Err(format!("{name} from {addr}: {e}")),
             }
         }
     }
-    Ok(copied)
 }
 
 fn temp_in(shared: &Shared, idx: u8) -> Result<std::path::PathBuf, String> {
