@@ -18,6 +18,7 @@ field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1; }
 lag=$(grep '^lag_files' <<<"$out")
 small=$(grep '^backlog_files' <<<"$out" | sed -n 1p)
 big=$(grep '^backlog_files' <<<"$out" | sed -n 2p)
+rec=$(grep '^recovery_files' <<<"$out")
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT
 {
@@ -42,6 +43,13 @@ trap 'rm -f "$body"' EXIT
   echo "|---|---|---|"
   echo "| $(field backlog_files "$small") × $(field backlog_size "$small") B | $(field files_per_s "$small") | $(field mb_per_s "$small") |"
   echo "| $(field backlog_files "$big") × $(field backlog_size "$big") B | $(field files_per_s "$big") | $(field mb_per_s "$big") |"
+  echo
+  echo "Recovery: storage 2 wiped and restarted; from its start until ACTIVE again (joined as"
+  echo "WAIT_SYNC, fetched storage 1's binlog, downloaded every file with four workers, 88, beat)."
+  echo
+  echo "| files | bytes | seconds | files/s | MB/s |"
+  echo "|---|---|---|---|---|"
+  echo "| $(field recovery_files "$rec") | $(field recovery_bytes "$rec") | $(field seconds "$rec") | $(field files_per_s "$rec") | $(field mb_per_s "$rec") |"
 } >"$body"
 replace_section replication "$body"
 cat "$body"

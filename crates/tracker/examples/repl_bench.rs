@@ -8,6 +8,8 @@
 //!    is restarted and the rate is measured between its first and last replicated create
 //!    (connection back-off before the first one is not counted). Once with small files, once
 //!    with 1 MiB files.
+//! 3. Recovery: storage 2 is wiped and restarted; time from its start until it is ACTIVE
+//!    again, i.e. it copied every file from storage 1 (initial copy, four downloads in flight).
 //!
 //! `cargo run --release -p fdfs-tracker --example repl_bench -- --bin-dir target/release`
 //! Prints `key=value` lines for `scripts/bench/replication.sh`.
@@ -251,6 +253,47 @@ fn main() -> Result<(), String> {
                 files * size as f64 / secs / 1e6
             );
         }
+        // Phase 3: wipe storage 2 and let it recover everything from storage 1.
+        let s2 = procs.0.pop().ok_or("no storage 2")?;
+        drop(Procs(vec![s2]));
+        std::fs::remove_dir_all(&d2).map_err(|e| e.to_string())?;
+        let c2 = storage_conf(&d2, p2, 100002, tp)?;
+        let (mut files, mut bytes) = (0u64, 0u64);
+        let mut stack = vec![d1.join("data")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).map_err(|e| e.to_string())?.flatten() {
+                let rel = e.path();
+                let name = e.file_name().to_string_lossy().into_owned();
+                if rel.is_dir() {
+                    if name.len() == 2 {
+                        stack.push(rel);
+                    }
+                } else if !name.ends_with("-m") && d != d1.join("data") {
+                    files += 1;
+                    bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+                }
+            }
+        }
+        let t0 = Instant::now();
+        procs.0.push(spawn(&a.bin_dir.join("fdfs_storaged"), &c2)?);
+        loop {
+            if let Ok(mut t) = fdfs_client::TrackerClient::connect(format!("127.0.0.1:{tp}"), Duration::from_secs(2)).await {
+                let l = t.list_storages("group1", None).await.unwrap_or_default();
+                if l.iter().any(|s| s.storage_port == i64::from(p2) && s.status == 7) {
+                    break;
+                }
+            }
+            if t0.elapsed() > Duration::from_secs(600) {
+                return Err("wiped storage never became ACTIVE".to_string());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "recovery_files={files} recovery_bytes={bytes} seconds={secs:.2} files_per_s={:.0} mb_per_s={:.1}",
+            files as f64 / secs,
+            bytes as f64 / secs / 1e6
+        );
         Ok::<(), String>(())
     })?;
     drop(procs);
