@@ -569,3 +569,70 @@ fn returning_member_gets_no_reads_for_files_it_lacks() {
         assert!(from_s2 > 0, "s2 never got reads after catching up");
     });
 }
+
+/// A replaced disk: one of two store paths loses everything while the other and the binlog
+/// survive; only that path is copied back from the peer.
+#[test]
+fn replaced_store_path_is_recovered_alone() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let tr = tracker(&dir.path().join("t"), TRACKER_CONF);
+        let ts = [tr.addr()];
+        let paths =
+            |d: &std::path::Path| format!("store_paths = [{:?}, {:?}]", d.join("p0"), d.join("p1"));
+        let (d1, d2) = (dir.path().join("s1"), dir.path().join("s2"));
+        let s1 = storage_id_with(&d1, free_port(), 100001, &ts, &paths(&d1));
+        let mut s2 = storage_id_with(&d2, free_port(), 100002, &ts, &paths(&d2));
+        for s in [&s1, &s2] {
+            wait_status(
+                &tr.addr(),
+                "group1",
+                s.port,
+                ACTIVE,
+                Duration::from_secs(20),
+            )
+            .await;
+        }
+        let c = client(&ts);
+        for i in 0..80 {
+            c.upload(&data(i, 4000), "bin", None).await.unwrap();
+        }
+        for p in ["p0", "p1"] {
+            wait_converged(&[d1.join(p), d2.join(p)], Duration::from_secs(60), |t| {
+                !t.is_empty()
+            });
+        }
+        let before: Vec<usize> = ["p0", "p1"]
+            .iter()
+            .map(|p| tree(&d1.join(p)).len())
+            .collect();
+        assert_eq!(before.iter().sum::<usize>(), 80, "{before:?}");
+        s2.kill9();
+        std::fs::remove_dir_all(d2.join("p1")).unwrap();
+        respawn(&mut s2);
+        wait_status(
+            &tr.addr(),
+            "group1",
+            s2.port,
+            ACTIVE,
+            Duration::from_secs(60),
+        )
+        .await;
+        for p in ["p0", "p1"] {
+            let t = wait_converged(&[d1.join(p), d2.join(p)], Duration::from_secs(60), |_| true);
+            assert!(!t.is_empty());
+        }
+        // Path 0 was not copied again: its files were logged once (own or replicated).
+        let p0: String = binlog(&d2)
+            .lines()
+            .filter(|l| l.contains(" M00/"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_no_duplicate_creates(&p0);
+        let recopied = binlog(&d2)
+            .lines()
+            .filter(|l| l.contains(" c M01/"))
+            .count();
+        assert!(recopied >= before[1], "path 1 came back from the peer");
+    });
+}

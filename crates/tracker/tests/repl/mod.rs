@@ -11,6 +11,17 @@ use crate::common::{free_port, storaged, Proc};
 
 /// Writes the config of storage `id` (numeric storage id) of group1, tuned for tests.
 pub fn write_config(dir: &Path, port: u16, id: u32, trackers: &[String]) -> (PathBuf, PathBuf) {
+    write_config_with(dir, port, id, trackers, "")
+}
+
+/// As [`write_config`], with extra top-level keys.
+pub fn write_config_with(
+    dir: &Path,
+    port: u16,
+    id: u32,
+    trackers: &[String],
+    extra: &str,
+) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(dir).unwrap();
     let log = dir.join("storage.log");
     let config = dir.join("storage.toml");
@@ -18,7 +29,7 @@ pub fn write_config(dir: &Path, port: u16, id: u32, trackers: &[String]) -> (Pat
         "group_name = \"group1\"\nport = {port}\nbase_path = {dir:?}\nlog_file = {log:?}\n\
          log_level = \"info\"\nstorage_id = {id}\n\
          tracker_servers = {trackers:?}\nheart_beat_interval = 1\nstat_report_interval = 1\n\
-         subdir_count_per_path = 4\nreserved_storage_space = \"0%\"\n\
+         subdir_count_per_path = 4\nreserved_storage_space = \"0%\"\n{extra}\n\
          [replication]\nwait_ms = 20\nretry_min_ms = 50\nretry_max_ms = 1000\nreport_margin = 1\n"
     );
     std::fs::write(&config, text).unwrap();
@@ -27,7 +38,11 @@ pub fn write_config(dir: &Path, port: u16, id: u32, trackers: &[String]) -> (Pat
 
 /// Starts storage `id` (numeric storage id) of group1 on `port`, replication tuned for tests.
 pub fn storage_id_on(dir: &Path, port: u16, id: u32, trackers: &[String]) -> Proc {
-    let (config, log) = write_config(dir, port, id, trackers);
+    storage_id_with(dir, port, id, trackers, "")
+}
+
+pub fn storage_id_with(dir: &Path, port: u16, id: u32, trackers: &[String], extra: &str) -> Proc {
+    let (config, log) = write_config_with(dir, port, id, trackers, extra);
     let child = std::process::Command::new(storaged())
         .arg("--config")
         .arg(&config)
