@@ -56,7 +56,7 @@ impl Default for RawSettings {
         RawSettings {
             enabled: true,
             max_parallel_peers: 4,
-            wait_ms: 100,
+            wait_ms: 20,
             retry_min_ms: 200,
             retry_max_ms: 10_000,
             report_margin: 2,
