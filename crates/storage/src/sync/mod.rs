@@ -291,3 +291,59 @@ pub fn spawn(
         rec.abort();
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    const MIN: &str = "group_name = \"group1\"\nbase_path = \"/tmp/x\"\n";
+
+    #[test]
+    fn replication_settings_and_storage_id() {
+        let c = Config::parse_str(MIN).unwrap();
+        assert!(c.replication.enabled);
+        assert_eq!(c.replication.wait, std::time::Duration::from_millis(20));
+        assert_eq!(c.storage_id, None);
+        let c = Config::parse_str(&format!(
+            "{MIN}storage_id = 100001\n[replication]\nmax_parallel_peers = 2\nretry_max_ms = 500\n"
+        ))
+        .unwrap();
+        assert_eq!(c.storage_id, Some(100001));
+        assert_eq!(c.replication.max_parallel_peers, 2);
+        for bad in [
+            "storage_id = 0",
+            "storage_id = 16777216",
+            "[replication]\nmax_parallel_peers = 0",
+            "[replication]\nmax_parallel_peers = 33",
+            "[replication]\nwait_ms = 0",
+            "[replication]\nretry_min_ms = 500\nretry_max_ms = 100",
+            "[replication]\nmark_every = 0",
+            "[replication]\nunknown_key = 1",
+        ] {
+            assert!(
+                Config::parse_str(&format!("{MIN}{bad}\n")).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn fresh_state_waits_only_with_trackers() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = format!("group_name = \"g1\"\nbase_path = {:?}\n", dir.path());
+        let alone = Config::parse_str(&base).unwrap();
+        assert!(!super::SyncState::new(&alone).is_recovering());
+        let grouped =
+            Config::parse_str(&format!("{base}tracker_servers = [\"127.0.0.1:22122\"]\n")).unwrap();
+        let st = super::SyncState::new(&grouped);
+        assert!(st.is_recovering());
+        assert_eq!(st.join_status(), 1);
+        st.path_done(&grouped, 0).unwrap();
+        assert!(!st.is_recovering());
+        assert_eq!(st.join_status(), -1);
+        // Initialised now; losing the store path's mark (a replaced disk) means copying again.
+        assert!(!super::SyncState::new(&grouped).is_recovering());
+        std::fs::remove_file(dir.path().join("data").join(super::PATH_MARK)).unwrap();
+        assert_eq!(super::SyncState::new(&grouped).pending_paths(), [0]);
+    }
+}
