@@ -49,6 +49,9 @@ pub struct RawSettings {
     report_margin: u64,
     /// Marks are written after this many records (and whenever the sender goes idle).
     mark_every: u64,
+    /// Connections per peer: a backlog is sent over several at once (same file → same
+    /// connection, in order), so the peer's group commit can batch them.
+    streams_per_peer: usize,
 }
 
 impl Default for RawSettings {
@@ -61,6 +64,7 @@ impl Default for RawSettings {
             retry_max_ms: 10_000,
             report_margin: 2,
             mark_every: 100,
+            streams_per_peer: 4,
         }
     }
 }
@@ -79,6 +83,9 @@ impl RawSettings {
         if self.mark_every == 0 {
             return Err(("replication.mark_every", "must be >= 1".into()));
         }
+        if !(1..=16).contains(&self.streams_per_peer) {
+            return Err(("replication.streams_per_peer", "must be 1..=16".into()));
+        }
         Ok(Settings {
             enabled: self.enabled,
             max_parallel_peers: self.max_parallel_peers,
@@ -87,6 +94,7 @@ impl RawSettings {
             retry_max: Duration::from_millis(self.retry_max_ms),
             report_margin: self.report_margin as i64,
             mark_every: self.mark_every,
+            streams_per_peer: self.streams_per_peer,
         })
     }
 }
@@ -100,6 +108,7 @@ pub struct Settings {
     pub retry_max: Duration,
     pub report_margin: i64,
     pub mark_every: u64,
+    pub streams_per_peer: usize,
 }
 
 /// A group member other than us.
@@ -318,6 +327,7 @@ mod tests {
             "[replication]\nwait_ms = 0",
             "[replication]\nretry_min_ms = 500\nretry_max_ms = 100",
             "[replication]\nmark_every = 0",
+            "[replication]\nstreams_per_peer = 0",
             "[replication]\nunknown_key = 1",
         ] {
             assert!(

@@ -125,24 +125,12 @@ async fn session(
     peer: &watch::Receiver<Peer>,
     m: &mut Mark,
 ) -> String {
-    let cfg = &shared.cfg;
     let settings = &shared.sync.settings;
     let addr = peer.borrow().addr();
-    let mut conn = match PeerConn::connect(&addr, cfg.network_timeout).await {
-        Ok(c) => c,
-        Err(e) => return format!("connect {addr}: {e}"),
+    let mut conns = match open(shared, &addr).await {
+        Ok(c) => vec![c],
+        Err(e) => return e,
     };
-    let me = ServerId {
-        id: cfg.storage_id.map(|i| i.to_string()).unwrap_or_default(),
-    };
-    if let Err(e) = call(
-        &mut conn,
-        &me.packet(cmd::STORAGE_REPORT_SERVER_ID, 0, IpWidth::V4),
-    )
-    .await
-    {
-        return format!("report server id: {e}");
-    }
     let dir = shared.sync.sync_dir.clone();
     let mut unsaved = 0u64;
     let mut last_lag = Instant::now() - Duration::from_secs(10);
@@ -174,12 +162,10 @@ async fn session(
                 unsaved = 0;
             }
             if last_io.elapsed() >= KEEPALIVE {
-                if let Err(e) = call(
-                    &mut conn,
-                    &fdfs_proto::frame::packet(cmd::ACTIVE_TEST, 0, &[]),
-                )
-                .await
-                {
+                // Extra streams are only for backlogs: let them go when idle.
+                conns.truncate(1);
+                let pkt = fdfs_proto::frame::packet(cmd::ACTIVE_TEST, 0, &[]);
+                if let Err(e) = call(&mut conns[0], &pkt).await {
                     return format!("keepalive: {e}");
                 }
                 last_io = Instant::now();
@@ -202,39 +188,164 @@ async fn session(
         }
         // A slot per batch: at most `max_parallel_peers` peers transfer at once.
         let _slot = shared.sync.slots.clone().acquire_owned().await;
-        for (line, pos) in lines {
-            if line.is_own() {
-                match send_record(shared, &mut conn, &line).await {
-                    Ok(bytes) => {
-                        m.records += 1;
-                        shared.sync.update_stat(key, |s| {
-                            s.records_sent += 1;
-                            s.bytes_sent += bytes;
-                        });
-                    }
-                    Err(e) => return format!("{} {}: {e}", line.op, line.name),
-                }
-                last_io = Instant::now();
-                // Sent in commit order, which follows time to within the report margin.
-                m.synced_until = m.synced_until.max(line.timestamp - settings.report_margin);
+        let streams = settings.streams_per_peer;
+        let window = streams * 8;
+        let mut i = 0;
+        while i < lines.len() {
+            let (mut j, mut own) = (i, 0usize);
+            while j < lines.len() && own < window {
+                own += usize::from(lines[j].0.is_own());
+                j += 1;
             }
-            m.pos = pos;
-            unsaved += 1;
-            let saved = if unsaved >= settings.mark_every {
-                unsaved = 0;
-                persist(&dir, key, m, true).await
-            } else if line.is_own() {
-                persist(&dir, key, m, false).await
+            let part = &lines[i..j];
+            i = j;
+            if own > 1 && streams > 1 {
+                while conns.len() < streams {
+                    match open(shared, &addr).await {
+                        Ok(c) => conns.push(c),
+                        Err(e) => return e,
+                    }
+                }
+                let (n, bytes) = match send_parallel(shared, &mut conns, part).await {
+                    Ok(v) => v,
+                    Err(e) => return e,
+                };
+                m.records += n;
+                shared.sync.update_stat(key, |s| {
+                    s.records_sent += n;
+                    s.bytes_sent += bytes;
+                });
+                last_io = Instant::now();
+                for (line, pos) in part {
+                    if line.is_own() {
+                        m.synced_until =
+                            m.synced_until.max(line.timestamp - settings.report_margin);
+                    }
+                    m.pos = *pos;
+                }
+                unsaved += part.len() as u64;
+                let durable = unsaved >= settings.mark_every;
+                if durable {
+                    unsaved = 0;
+                }
+                if let Err(e) = persist(&dir, key, m, durable).await {
+                    return format!("saving mark: {e}");
+                }
             } else {
-                Ok(())
-            };
-            if let Err(e) = saved {
-                return format!("saving mark: {e}");
+                for (line, pos) in part {
+                    if line.is_own() {
+                        match send_record(shared, &mut conns[0], line).await {
+                            Ok(bytes) => {
+                                m.records += 1;
+                                shared.sync.update_stat(key, |s| {
+                                    s.records_sent += 1;
+                                    s.bytes_sent += bytes;
+                                });
+                            }
+                            Err(e) => return format!("{} {}: {e}", line.op, line.name),
+                        }
+                        last_io = Instant::now();
+                        // Sent in commit order, which follows time to within the report margin.
+                        m.synced_until =
+                            m.synced_until.max(line.timestamp - settings.report_margin);
+                    }
+                    m.pos = *pos;
+                    unsaved += 1;
+                    let saved = if unsaved >= settings.mark_every {
+                        unsaved = 0;
+                        persist(&dir, key, m, true).await
+                    } else if line.is_own() {
+                        persist(&dir, key, m, false).await
+                    } else {
+                        Ok(())
+                    };
+                    if let Err(e) = saved {
+                        return format!("saving mark: {e}");
+                    }
+                }
             }
         }
         shared
             .sync
             .update_stat(key, |s| s.synced_until = m.synced_until);
+    }
+}
+
+/// A connection to the peer that announced us (9).
+async fn open(shared: &Arc<Shared>, addr: &str) -> Result<PeerConn, String> {
+    let cfg = &shared.cfg;
+    let mut c = PeerConn::connect(addr, cfg.network_timeout)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let me = ServerId {
+        id: cfg.storage_id.map(|i| i.to_string()).unwrap_or_default(),
+    };
+    call(
+        &mut c,
+        &me.packet(cmd::STORAGE_REPORT_SERVER_ID, 0, IpWidth::V4),
+    )
+    .await
+    .map_err(|e| format!("report server id: {e}"))?;
+    Ok(c)
+}
+
+/// Sends the own records of `part` over all `conns` at once: every record of one file goes
+/// to the same connection, in binlog order, so per-file order holds; the window is complete
+/// only when every connection is done. Returns (records, content bytes).
+async fn send_parallel(
+    shared: &Arc<Shared>,
+    conns: &mut Vec<PeerConn>,
+    part: &[(Line, binlog_read::Pos)],
+) -> Result<(u64, u64), String> {
+    let k = conns.len();
+    let mut buckets: Vec<Vec<Line>> = vec![Vec::new(); k];
+    for (l, _) in part.iter().filter(|(l, _)| l.is_own()) {
+        let h = l
+            .data_name()
+            .0
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+        buckets[(h % k as u64) as usize].push(l.clone());
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for (mut c, b) in conns.drain(..).zip(buckets) {
+        let shared = shared.clone();
+        set.spawn(async move {
+            let (mut n, mut bytes) = (0u64, 0u64);
+            for l in &b {
+                match send_record(&shared, &mut c, l).await {
+                    Ok(x) => {
+                        n += 1;
+                        bytes += x;
+                    }
+                    Err(e) => return Err(format!("{} {}: {e}", l.op, l.name)),
+                }
+            }
+            Ok((c, n, bytes))
+        });
+    }
+    let (mut n, mut bytes, mut failed) = (0, 0, None);
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(Ok((c, a, b))) => {
+                conns.push(c);
+                n += a;
+                bytes += b;
+            }
+            Ok(Err(e)) => {
+                failed.get_or_insert(e);
+            }
+            Err(e) => {
+                failed.get_or_insert(format!("sender task: {e}"));
+            }
+        }
+    }
+    match failed {
+        // The window is sent again after a reconnect; the peer treats repeats as done.
+        Some(e) => Err(e),
+        None => Ok((n, bytes)),
     }
 }
 
