@@ -37,7 +37,7 @@ trap 'rm -f "$body"' EXIT
   echo "| $(field p50_s "$lag") s | $(field p99_s "$lag") s | $(field max_s "$lag") s |"
   echo
   echo "Sync rate: storage 2 stopped, a backlog uploaded to storage 1, storage 2 restarted; rate"
-  echo "between its first and last replicated create (default `streams_per_peer = 4` connections)."
+  echo "between its first and last replicated create (default \`streams_per_peer = 4\` connections)."
   echo
   echo "| backlog | files/s | MB/s |"
   echo "|---|---|---|"
