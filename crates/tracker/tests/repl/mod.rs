@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::{free_port, storaged, Proc};
+use fdfs_client::{split_file_id, MetaItem, Metadata};
+
+use crate::common::{fdfs_cli, free_port, storaged, Proc};
 
 /// Writes the config of storage `id` (numeric storage id) of group1, tuned for tests.
 pub fn write_config(dir: &Path, port: u16, id: u32, trackers: &[String]) -> (PathBuf, PathBuf) {
@@ -194,3 +196,35 @@ pub fn respawn_with_config(p: &mut Proc, id: u32, trackers: &[String]) {
 
 /// The machine's disk may be fuller than the default reserve allows; space is not under test.
 pub const TRACKER_CONF: &str = "reserved_storage_space = \"0%\"";
+
+pub fn meta(k: &str, v: &str) -> Metadata {
+    Metadata(vec![MetaItem {
+        name: k.as_bytes().to_vec(),
+        value: v.as_bytes().to_vec(),
+    }])
+}
+pub fn data(i: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|j| (i * 31 + j * 7) as u8).collect()
+}
+pub fn rel(id: &str) -> String {
+    split_file_id(id).unwrap().1[4..].to_owned()
+}
+/// Every name is applied at most once on each storage: own (C) or replicated (c).
+pub fn assert_no_duplicate_creates(b: &str) {
+    let mut seen = std::collections::HashSet::new();
+    for l in b.lines() {
+        let mut f = l.split(' ');
+        let (_, op, name) = (f.next(), f.next(), f.next());
+        if matches!(op, Some("C") | Some("c")) {
+            assert!(seen.insert(name.unwrap().to_owned()), "applied twice: {l}");
+        }
+    }
+}
+pub fn fdfs(tracker: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(fdfs_cli())
+        .arg("--tracker")
+        .arg(tracker)
+        .args(args)
+        .output()
+        .unwrap()
+}
