@@ -356,3 +356,55 @@ fn replaced_store_path_is_recovered_alone() {
         assert!(recopied >= before[1], "path 1 came back from the peer");
     });
 }
+
+/// Appender files: append, modify and truncate on one member reach the other (as whole-file
+/// updates), ending byte-identical with the source's mtime.
+#[test]
+fn appender_changes_replicate() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let tr = tracker(&dir.path().join("t"), TRACKER_CONF);
+        let ts = [tr.addr()];
+        let s1 = storage_id(&dir.path().join("s1"), 100001, &ts);
+        let s2 = storage_id(&dir.path().join("s2"), 100002, &ts);
+        for s in [&s1, &s2] {
+            wait_status(
+                &tr.addr(),
+                "group1",
+                s.port,
+                ACTIVE,
+                Duration::from_secs(20),
+            )
+            .await;
+        }
+        let mut c = fdfs_client::StorageClient::connect(s1.addr())
+            .await
+            .unwrap();
+        let f = c.upload_appender(0, "log", b"first line\n").await.unwrap();
+        let name = f.file_name;
+        let bases = [s1.dir.clone(), s2.dir.clone()];
+        let want = |t: &Tree, body: &[u8]| t.get(&name[4..]).is_some_and(|v| v.0 == body);
+        wait_converged(&bases, Duration::from_secs(30), |t| {
+            want(t, b"first line\n")
+        });
+        c.append(&name, b"second line\n").await.unwrap();
+        c.modify(&name, 0, b"FIRST").await.unwrap();
+        wait_converged(&bases, Duration::from_secs(30), |t| {
+            want(t, b"FIRST line\nsecond line\n")
+        });
+        c.truncate(&name, 5).await.unwrap();
+        wait_converged(&bases, Duration::from_secs(30), |t| want(t, b"FIRST"));
+        let b2 = binlog(&s2.dir);
+        assert!(
+            b2.lines().any(|l| l.contains(" u ") && l.ends_with(&name)),
+            "{b2}"
+        );
+        assert!(
+            !b2.lines().any(|l| l
+                .split(' ')
+                .nth(1)
+                .is_some_and(|o| o.chars().all(|c| c.is_ascii_uppercase()))),
+            "s2 originated nothing: {b2}"
+        );
+    });
+}
