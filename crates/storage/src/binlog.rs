@@ -18,7 +18,7 @@ pub enum Op {
 }
 
 impl Op {
-    fn letter(self) -> char {
+    pub fn letter(self) -> char {
         match self {
             Op::Create => 'C',
             Op::Delete => 'D',
@@ -38,6 +38,8 @@ pub struct Record {
     pub name: String,
     /// A/M: `<offset> <length>`; T: `<old size> <new size>`.
     pub extra: Option<(u64, u64)>,
+    /// Applied on behalf of a group peer: logged in lowercase and never sent on.
+    pub replica: bool,
 }
 
 impl Record {
@@ -47,6 +49,16 @@ impl Record {
             op,
             name,
             extra: None,
+            replica: false,
+        }
+    }
+
+    /// A change replicated from a peer, with the source's timestamp.
+    pub fn replicated(op: Op, name: String, timestamp: i64) -> Record {
+        Record {
+            timestamp,
+            replica: true,
+            ..Record::new(op, name)
         }
     }
 
@@ -58,7 +70,12 @@ impl Record {
     pub fn write_line(&self, out: &mut Vec<u8>) {
         use std::fmt::Write as _;
         let mut s = String::with_capacity(self.name.len() + 32);
-        let _ = write!(s, "{} {} {}", self.timestamp, self.op.letter(), self.name);
+        let letter = if self.replica {
+            self.op.letter().to_ascii_lowercase()
+        } else {
+            self.op.letter()
+        };
+        let _ = write!(s, "{} {} {}", self.timestamp, letter, self.name);
         if let Some((a, b)) = self.extra {
             let _ = write!(s, " {a} {b}");
         }

@@ -207,6 +207,11 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     sync: RawSync,
+    /// Numeric storage id (1..=16777215): put in file names instead of the IP and announced
+    /// in JOIN, FastDFS's `use_storage_id` + `id_type_in_filename = id`.
+    storage_id: Option<u32>,
+    #[serde(default)]
+    replication: crate::sync::RawSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -316,6 +321,8 @@ pub struct Config {
     pub durability: Durability,
     pub commit_max_batch: usize,
     pub binlog_rotate_size: u64,
+    pub storage_id: Option<u32>,
+    pub replication: crate::sync::Settings,
 }
 
 impl Config {
@@ -438,6 +445,13 @@ impl Config {
         if binlog_rotate_size < 4096 {
             return Err(invalid("sync.binlog_rotate_size", "must be >= 4K"));
         }
+        if r.storage_id.is_some_and(|id| id == 0 || id > 0xFF_FFFF) {
+            return Err(invalid("storage_id", "must be 1..=16777215"));
+        }
+        let replication = r
+            .replication
+            .validate()
+            .map_err(|(key, why)| invalid(key, why))?;
         Ok(Config {
             group_name: r.group_name,
             listen: SocketAddr::new(r.bind_addr, r.port),
@@ -465,6 +479,8 @@ impl Config {
             durability,
             commit_max_batch: r.sync.commit_max_batch,
             binlog_rotate_size,
+            storage_id: r.storage_id,
+            replication,
         })
     }
 

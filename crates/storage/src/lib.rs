@@ -10,4 +10,5 @@ pub mod layout;
 pub mod logging;
 pub mod ops;
 pub mod server;
+pub mod sync;
 pub mod tracker;

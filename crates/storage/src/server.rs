@@ -23,6 +23,8 @@ pub struct Shared {
     pub meta_lock: tokio::sync::Mutex<()>,
     /// Serialises appender mutations (append/modify/truncate).
     pub appender_lock: tokio::sync::Mutex<()>,
+    /// Group replication state (see `sync`).
+    pub sync: crate::sync::SyncState,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,16 +63,19 @@ pub async fn run(cfg: Config, log: LogTarget) -> Result<(), StartError> {
 
     let max_conns = cfg.max_connections;
     let grace = cfg.shutdown_grace;
+    let sync = crate::sync::SyncState::new(&cfg);
     let shared = Arc::new(Shared {
         cfg,
         layout,
         committer,
         meta_lock: tokio::sync::Mutex::new(()),
         appender_lock: tokio::sync::Mutex::new(()),
+        sync,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(max_conns));
     let reporter = crate::tracker::spawn(shared.clone(), stop_rx.clone());
+    let replication = crate::sync::spawn(shared.clone(), stop_rx.clone());
     tracing::info!(
         listen = %shared.cfg.listen,
         group = %shared.cfg.group_name,
@@ -107,6 +112,10 @@ pub async fn run(cfg: Config, log: LogTarget) -> Result<(), StartError> {
         .is_ok();
     reporter.abort();
     let _ = reporter.await;
+    if let Some(r) = replication {
+        r.abort();
+        let _ = r.await;
+    }
     shared.layout.persist();
     if drained {
         tracing::info!("all connections closed");

@@ -89,6 +89,12 @@ async fn session(
         .map_err(|_| "connect timed out".to_string())?
         .map_err(|e| format!("connect: {e}"))?;
     let host = tracker.rsplit_once(':').map(|(h, _)| h).unwrap_or(tracker);
+    let my_ip = s
+        .local_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let mut link = crate::sync::report::TrackerLink::default();
+    let join_status = shared.sync.join_status();
     let join = JoinRequest {
         group: cfg.group_name.clone(),
         storage_port: cfg.listen.port(),
@@ -98,9 +104,9 @@ async fn session(
         join_time,
         up_time,
         version: VERSION.into(),
-        init_flag: 0,
-        status: -1,
-        storage_id: String::new(),
+        init_flag: u8::from(join_status >= 0),
+        status: join_status,
+        storage_id: cfg.storage_id.map(|i| i.to_string()).unwrap_or_default(),
         current_tracker_ip: host.to_string(),
         trackers: cfg.tracker_servers.clone(),
     };
@@ -112,19 +118,29 @@ async fn session(
     )
     .await?;
     let joined = JoinResponse::decode(&resp).map_err(|e| e.to_string())?;
+    link.joined(join_status);
     tracing::info!(%tracker, status = joined.my_status, sync_src = %joined.src_id, "joined tracker");
     let mut last_report: Option<Instant> = None;
     // Beat and report right after joining, as FastDFS storages do: the tracker makes a member
     // writable only once it knows its disk space.
     loop {
-        let resp = call(
+        let reply = call(
             &mut s,
             cfg.network_timeout,
             cmd::STORAGE_BEAT,
             &Beat(None).to_bytes(IpWidth::V4),
         )
         .await?;
-        log_changes(tracker, &resp)?;
+        log_changes(tracker, &reply)?;
+        let port = cfg.listen.port();
+        link.on_reply(&shared.sync, &reply, cfg.storage_id, &my_ip, port);
+        if let Some(b) = link.notify(&shared.sync) {
+            call(&mut s, cfg.network_timeout, cmd::STORAGE_SYNC_NOTIFY, &b).await?;
+        }
+        if let Some(b) = link.report(&shared.sync) {
+            let reply = call(&mut s, cfg.network_timeout, cmd::STORAGE_SYNC_REPORT, &b).await?;
+            link.on_reply(&shared.sync, &reply, cfg.storage_id, &my_ip, port);
+        }
         if last_report.is_none_or(|t| t.elapsed() >= cfg.stat_report_interval) {
             let usage = DiskUsage(
                 cfg.store_paths
@@ -147,7 +163,11 @@ async fn session(
             .await?;
             last_report = Some(Instant::now());
         }
-        tokio::time::sleep(cfg.heart_beat_interval).await;
+        // A finished initial copy is announced at once, not a heartbeat later.
+        tokio::select! {
+            _ = tokio::time::sleep(cfg.heart_beat_interval) => {}
+            _ = shared.sync.status_changed.notified() => {}
+        }
     }
 }
 

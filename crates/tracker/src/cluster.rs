@@ -113,6 +113,9 @@ pub struct Group {
     /// Bumped on every membership or status change; beat replies tell storages about it.
     #[serde(skip)]
     pub version: u64,
+    /// Who holds whose files, from the storages' 89 reports (see `sync_state`).
+    #[serde(skip)]
+    pub synced: crate::sync_state::SyncedPairs,
 }
 
 impl Group {

@@ -17,6 +17,7 @@ pub mod persist;
 pub mod select;
 pub mod server;
 pub mod service;
+pub mod sync_state;
 
 #[cfg(test)]
 mod props;

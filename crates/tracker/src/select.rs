@@ -188,8 +188,10 @@ pub enum FetchKind {
 }
 
 /// Query fetch / update. Readable = ACTIVE. A storage "has" a normal file when it is the
-/// source, or the file is older than `storage_sync_file_max_delay`, or its reported
-/// `last_synced_timestamp` is past the file's timestamp (spec §5.4). Deviation: when no member
+/// source, or the file is older than `storage_sync_file_max_delay`, or the source reported
+/// (89) that this storage holds its files up to past the file's timestamp (spec §5.4, with
+/// per source/destination pairs instead of one timestamp per storage; when several members
+/// share the source's IP, all of them must have synced it). Deviation: when no member
 /// qualifies, any ACTIVE member is returned (FastDFS returns its current write server), since
 /// a possibly-unsynced replica is more useful to a client than ENOENT.
 pub fn fetch(
@@ -218,12 +220,23 @@ pub fn fetch(
         return Ok(vec![addr(&g.storages[i])]);
     }
     let t = i64::from(id.create_timestamp);
+    // Members that may have created the file (several when storages share an IP).
+    let sources: Vec<String> = g
+        .members()
+        .filter(|s| is_source(s))
+        .map(|s| s.id.clone())
+        .collect();
+    let pairs = &g.synced;
+    // A member holds the file if every other possible source has synced it past `t`.
     let synced = |s: &Storage| {
-        let last = s.stat.last_synced_timestamp;
-        is_source(s)
-            || t < unix_now - cfg.sync_file_max_delay
-            || last > t
-            || (last + 1 >= t && unix_now - t > cfg.sync_file_max_time)
+        t < unix_now - cfg.sync_file_max_delay
+            || sources.iter().filter(|src| **src != s.id).all(|src| {
+                let last = pairs
+                    .get(&(src.clone(), s.id.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                last > t || (last + 1 >= t && unix_now - t > cfg.sync_file_max_time)
+            })
     };
     let mut holders: Vec<usize> = active
         .iter()

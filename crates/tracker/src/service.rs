@@ -200,7 +200,11 @@ fn dispatch(sh: &Shared, conn: &mut Conn, c: u8, body: &[u8]) -> Result<Action, 
             // Same layout as 92's request (group + unpadded id), with the id required.
             let req = ListStorages::decode(body).map_err(bad)?;
             let id = req.storage_id.filter(|id| !id.is_empty()).ok_or(EINVAL)?;
-            sh.lock().delete_storage(&req.group, &id)?;
+            {
+                let mut c = sh.lock();
+                c.delete_storage(&req.group, &id)?;
+                crate::sync_state::forget(&mut c, &req.group, &id);
+            }
             tracing::info!(peer = %conn.peer, group = %req.group, %id, "admin: storage deleted");
             sh.dirty.notify_one();
             Ok(ok(Vec::new()))
@@ -310,6 +314,11 @@ fn storage_cmd(
                 tracing::warn!(peer = %conn.peer, error = %e, "bad disk report");
                 EINVAL
             })?;
+            sh.dirty.notify_one();
+        }
+        cmd::STORAGE_SYNC_REPORT => crate::sync_state::report(&mut cl, key, body)?,
+        cmd::STORAGE_SYNC_NOTIFY => {
+            crate::sync_state::notify(&mut cl, key, body)?;
             sh.dirty.notify_one();
         }
         _ => {

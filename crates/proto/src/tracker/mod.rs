@@ -15,6 +15,8 @@
 //! | 81 STORAGE_JOIN | [`JoinRequest`] | [`JoinResponse`] |
 //! | 83 STORAGE_BEAT | [`Beat`] | [`Changes`] |
 //! | 84 STORAGE_REPORT_DISK_USAGE | [`DiskUsage`] | [`Changes`] |
+//! | 88 STORAGE_SYNC_NOTIFY | [`SyncNotify`] | [`crate::common::Empty`] |
+//! | 89 STORAGE_SYNC_REPORT | [`SyncReport`] | [`Changes`] |
 //! | 75 STORAGE_PARAMETER_REQ | [`crate::common::Empty`] | [`Parameters`] |
 //! | 111 ACTIVE_TEST | [`crate::common::Empty`] | [`crate::common::Empty`] |
 //! | 82 QUIT | [`crate::common::Empty`] | none (the server closes) |
@@ -27,6 +29,7 @@ mod member;
 mod query;
 mod request;
 mod stat;
+mod sync_msgs;
 
 pub use list::{GroupStat, GroupStats, ListStorages, StorageStat, StorageStats, VERSION_LEN};
 pub use list_v5::{
@@ -40,3 +43,4 @@ pub use member::{
 pub use query::{FetchTargets, StoreTarget, StoreTargets, MAX_SERVERS_PER_GROUP};
 pub use request::TrackerRequest;
 pub use stat::StatBlock;
+pub use sync_msgs::{SyncNotify, SyncReport, SyncedUntil};

@@ -118,6 +118,9 @@ pub async fn read_head<T: Streamed>(
 
 /// The 4 source bytes of new names: `source_ip`, else the address the client connected to.
 pub fn source(c: &Conn) -> Source {
+    if let Some(id) = c.shared.cfg.storage_id {
+        return Source::ServerId(id);
+    }
     if let Some(ip) = c.shared.cfg.source_ip {
         return Source::Ipv4(ip);
     }

@@ -4,9 +4,9 @@
 
 mod appender;
 mod download;
-mod files;
+pub(crate) mod files;
 mod meta;
-mod upload;
+pub(crate) mod upload;
 
 use fdfs_proto::frame::Header;
 use fdfs_proto::{cmd, status};
@@ -28,6 +28,12 @@ pub async fn dispatch(c: &mut Conn, h: Header) -> Outcome {
         cmd::APPEND_FILE => appender::append(c, h).await,
         cmd::MODIFY_FILE => appender::modify(c, h).await,
         cmd::TRUNCATE_FILE => appender::truncate(c, h).await,
+        cmd::STORAGE_REPORT_SERVER_ID
+        | cmd::SYNC_CREATE_FILE
+        | cmd::SYNC_UPDATE_FILE
+        | cmd::SYNC_DELETE_FILE
+        | cmd::FETCH_ONE_PATH_BINLOG
+        | fdfs_proto::storage::SYNC_STATUS => crate::sync::recv::dispatch(c, h).await,
         cmd::ACTIVE_TEST => {
             if h.pkg_len != 0 {
                 return Ok(Err(Fail::new(status::EINVAL, "ACTIVE_TEST with a body")));

@@ -58,6 +58,8 @@ enum Cmd {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<MonitorCmd>,
     },
     /// Metadata of a file.
     Meta {
@@ -77,6 +79,12 @@ enum AdminCmd {
     DeleteStorage { group: String, id: String },
     /// Remove a group whose storages are all deleted.
     DeleteGroup { group: String },
+}
+
+#[derive(Subcommand)]
+enum MonitorCmd {
+    /// Same as `admin delete-storage` (FastDFS's `fdfs_monitor conf delete GROUP ID`).
+    Delete { group: String, storage_id: String },
 }
 
 #[derive(Subcommand)]
@@ -187,7 +195,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             .await
             .map_err(err("delete", &file_id))?,
         Cmd::Info { file_id, server } => info::run(&client, &file_id, server).await?,
-        Cmd::Monitor { json } => monitor::run(&client, json).await?,
+        Cmd::Monitor {
+            action: Some(MonitorCmd::Delete { group, storage_id }),
+            ..
+        } => {
+            let op = AdminCmd::DeleteStorage {
+                group,
+                id: storage_id,
+            };
+            admin(&client, op).await?
+        }
+        Cmd::Monitor { json, .. } => monitor::run(&client, json).await?,
         Cmd::Admin { op } => admin(&client, op).await?,
         Cmd::Meta {
             op: MetaCmd::Get { file_id },

@@ -1,7 +1,11 @@
 //! `fdfs monitor`: groups (91) and their storages (92), as text like `fdfs_monitor` or JSON.
 
-use fdfs_client::FdfsClient;
+use std::time::Duration;
+
+use fdfs_client::{FdfsClient, StorageClient, StorageOptions};
+use fdfs_proto::storage::{SyncStatus, SYNC_STATUS};
 use fdfs_proto::tracker::{GroupStat, StorageStat};
+use fdfs_proto::Body;
 use serde_json::json;
 
 use crate::info::utc;
@@ -37,8 +41,20 @@ pub async fn run(client: &FdfsClient, as_json: bool) -> Result<(), String> {
         })
         .await
         .map_err(|e| format!("monitor: {e}"))?;
+    let mut repl = std::collections::HashMap::new();
+    for (_, storages) in &data {
+        for s in storages {
+            let addr = format!("{}:{}", s.ip_addr, s.storage_port);
+            if let Some(st) = sync_status(&addr).await {
+                repl.insert(addr, st);
+            }
+        }
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     if as_json {
-        let groups: Vec<_> = data.iter().map(|(g, s)| group_json(g, s)).collect();
+        let groups: Vec<_> = data.iter().map(|(g, s)| group_json(g, s, &repl)).collect();
         let v = json!({ "trackers": client.trackers(), "groups": groups });
         println!(
             "{}",
@@ -80,12 +96,72 @@ pub async fn run(client: &FdfsClient, as_json: bool) -> Result<(), String> {
                 "\t\tlast_heart_beat_time = {}",
                 utc(s.stat.last_heart_beat_time)
             );
+            let synced = s.stat.last_synced_timestamp;
+            if synced > 0 {
+                println!(
+                    "\t\tlast_synced_timestamp = {} ({}s delay)",
+                    utc(synced),
+                    now - synced
+                );
+            }
+            if let Some(r) = repl.get(&format!("{}:{}", s.ip_addr, s.storage_port)) {
+                if r.recovering {
+                    println!("\t\tinitial copy from the group: running");
+                }
+                for p in &r.peers {
+                    println!(
+                        "\t\tsync to {} ({}): lag {} records / {} s, synced until {}, sent {} records / {} bytes",
+                        p.id,
+                        p.addr,
+                        p.lag_records,
+                        p.lag_seconds,
+                        if p.synced_until > 0 { utc(p.synced_until) } else { "-".into() },
+                        p.records_sent,
+                        p.bytes_sent
+                    );
+                }
+            }
         }
     }
     Ok(())
 }
 
-fn group_json(g: &GroupStat, storages: &[StorageStat]) -> serde_json::Value {
+/// Replication figures of one storage (fdfs-rs command 120); `None` if it does not answer
+/// (down, or a stock FastDFS storage).
+async fn sync_status(addr: &str) -> Option<SyncStatus> {
+    let opts = StorageOptions {
+        timeout: Duration::from_secs(2),
+        max_response: 1 << 16,
+    };
+    let mut c = StorageClient::connect_with(addr, opts).await.ok()?;
+    let pkt = fdfs_proto::frame::packet(SYNC_STATUS, 0, &[]);
+    let (h, body) = c.raw(&pkt).await.ok()?;
+    if h.status != 0 {
+        return None;
+    }
+    SyncStatus::decode(&body).ok()
+}
+
+fn repl_json(r: &SyncStatus) -> serde_json::Value {
+    let peers: Vec<_> = r
+        .peers
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id, "addr": p.addr, "synced_until": p.synced_until,
+                "lag_records": p.lag_records, "lag_seconds": p.lag_seconds,
+                "records_sent": p.records_sent, "bytes_sent": p.bytes_sent,
+            })
+        })
+        .collect();
+    json!({ "initial_copy_running": r.recovering, "peers": peers })
+}
+
+fn group_json(
+    g: &GroupStat,
+    storages: &[StorageStat],
+    repl: &std::collections::HashMap<String, SyncStatus>,
+) -> serde_json::Value {
     let s: Vec<_> = storages
         .iter()
         .map(|s| {
@@ -97,6 +173,8 @@ fn group_json(g: &GroupStat, storages: &[StorageStat]) -> serde_json::Value {
                 "upload_priority": s.upload_priority, "store_path_count": s.store_path_count,
                 "current_write_path": s.current_write_path,
                 "last_heart_beat_time": s.stat.last_heart_beat_time,
+                "last_synced_timestamp": s.stat.last_synced_timestamp,
+                "replication": repl.get(&format!("{}:{}", s.ip_addr, s.storage_port)).map(repl_json),
                 "counters": s.stat.counters().into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect::<serde_json::Map<_, _>>(),
             })
         })
