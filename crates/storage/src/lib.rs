@@ -7,7 +7,7 @@ pub mod config;
 pub mod conn;
 pub mod disk;
 pub mod layout;
-pub mod logging;
+pub use fdfs_daemon::logging;
 pub mod ops;
 pub mod server;
 pub mod sync;

@@ -12,7 +12,7 @@
 pub mod cluster;
 pub mod config;
 pub mod listing;
-pub mod logging;
+pub use fdfs_daemon::logging;
 pub mod persist;
 pub mod select;
 pub mod server;

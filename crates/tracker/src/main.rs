@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use fdfs_tracker::config::Config;
-use fdfs_tracker::logging::LogTarget;
 
 #[derive(Parser)]
 #[command(
@@ -35,20 +34,13 @@ fn main() -> ExitCode {
         println!("{}: configuration OK", args.config.display());
         return ExitCode::SUCCESS;
     }
-    let log = match LogTarget::new(cfg.log_file.as_deref()) {
+    let log = match fdfs_daemon::init_logging(cfg.log_file.as_deref(), &cfg.log_level) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("fdfs_trackerd: cannot open log file: {e}");
             return ExitCode::from(2);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(log.clone())
-        .init();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("trackerd")
