@@ -1,6 +1,9 @@
 //! Plumbing the fastdfs-rs daemons share, so each binary keeps only what is its own.
 
+mod hosts;
 pub mod logging;
+
+pub use hosts::HostRule;
 
 use std::io;
 use std::path::Path;
