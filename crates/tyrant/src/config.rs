@@ -39,6 +39,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub threads: Option<usize>,
     pub sync: Option<String>,
+    pub direct_io: Option<bool>,
     pub segment_size: Option<String>,
     pub checkpoint_size: Option<String>,
     pub checkpoint_interval_secs: Option<u64>,
@@ -123,6 +124,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub threads: usize,
     pub sync: SyncMode,
+    /// Append to the log with O_DIRECT (falls back to buffered writes where refused).
+    pub direct_io: bool,
     pub segment_bytes: u64,
     pub checkpoint_bytes: u64,
     pub checkpoint_interval: Duration,
@@ -203,6 +206,7 @@ impl FileConfig {
             data_dir,
             threads,
             sync,
+            direct_io,
             segment_size,
             checkpoint_size,
             checkpoint_interval_secs,
@@ -290,6 +294,7 @@ impl FileConfig {
             threads,
             sync: parse_sync(self.sync.as_deref().unwrap_or("always"))
                 .map_err(|m| invalid("sync", m))?,
+            direct_io: self.direct_io.unwrap_or(true),
             segment_bytes,
             checkpoint_bytes: size("checkpoint_size", self.checkpoint_size, "256m")?,
             checkpoint_interval: Duration::from_secs(

@@ -89,6 +89,9 @@ struct Args {
     /// error | warn | info | debug | trace
     #[arg(long)]
     log_level: Option<String>,
+    /// Append to the log through the page cache instead of with O_DIRECT.
+    #[arg(long)]
+    buffered_io: bool,
 }
 
 impl Args {
@@ -98,6 +101,7 @@ impl Args {
             data_dir: self.data_dir.clone(),
             threads: self.threads,
             sync: self.sync.clone(),
+            direct_io: self.buffered_io.then_some(false),
             segment_size: self.segment_size.clone(),
             checkpoint_size: self.checkpoint_size.clone(),
             checkpoint_interval_secs: self.checkpoint_interval_secs,
@@ -181,6 +185,7 @@ async fn run(cfg: Config) -> Result<(), String> {
         checkpoint_bytes: cfg.checkpoint_bytes,
         checkpoint_interval: cfg.checkpoint_interval,
         node_id: cfg.server_id,
+        direct_io: cfg.direct_io,
     })
     .map_err(|e| format!("opening {}: {e}", cfg.data_dir.display()))?;
     let engine = Arc::new(engine);

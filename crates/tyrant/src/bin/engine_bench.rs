@@ -83,6 +83,7 @@ fn open(a: &Args) -> Arc<dyn Store> {
             checkpoint_bytes: 256 << 20,
             checkpoint_interval: Duration::from_secs(300),
             node_id: 1,
+            direct_io: std::env::var_os("TYRANT_BUFFERED_IO").is_none(),
         })
         .expect("open log engine"))),
         #[cfg(feature = "fjall-bench")]

@@ -41,6 +41,8 @@ pub struct EngineConfig {
     pub checkpoint_bytes: u64,
     pub checkpoint_interval: Duration,
     pub node_id: u16,
+    /// Append with `O_DIRECT` where the filesystem allows it (see `append.rs`).
+    pub direct_io: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,6 +245,18 @@ fn scan_segment(
     }
 }
 
+/// True when the bytes between the last valid record and the end of file are what an
+/// untrimmed direct-I/O batch leaves there.
+fn padding_only(f: &File, end: u64, len: u64) -> Result<bool, EngineError> {
+    if len - end >= super::append::BLOCK as u64 {
+        return Ok(false);
+    }
+    let mut b = vec![0u8; (len - end) as usize];
+    f.read_exact_at(&mut b, end)
+        .map_err(|e| EngineError::io("reading segment tail", e))?;
+    Ok(super::append::is_padding(&b))
+}
+
 /// Sequential reads by offset (`pread`): segment files are shared, so nobody may rely on or move
 /// their cursor.
 pub(crate) struct PosReader<'a> {
@@ -316,7 +330,11 @@ impl LogEngine {
             if seg >= from_seg {
                 let start = if seg == from_seg { from_off } else { 0 };
                 end = scan_segment(&f, seg, start, &mut index, &mut st, &counters)?;
-                if end < len {
+                if end < len && padding_only(&f, end, len)? {
+                    tracing::debug!(seg, end, len, "cutting the zero padding of a direct write");
+                    f.set_len(end)
+                        .map_err(|e| EngineError::io("trimming segment padding", e))?;
+                } else if end < len {
                     if i + 1 == segs.len() {
                         tracing::warn!(
                             seg,

@@ -1,6 +1,7 @@
 //! Storage engine boundary. The daemon talks to storage only through [`Engine`], so the
 //! Haystack-shaped [`log::LogEngine`] can be swapped (the fjall variant lives in the benchmark).
 
+mod append;
 mod checkpoint;
 pub mod compact;
 pub mod log;

@@ -4,7 +4,7 @@
 //! only then answers. Readers therefore never see a record that is not yet in the file.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::append::Appender;
 use super::checkpoint;
 use super::log::{seg_path, EngineConfig, Entry, Shared, SyncMode};
 use super::record::{self, Header, Kind, HEADER_LEN};
@@ -29,11 +30,9 @@ const BATCH_BYTES: usize = 16 << 20;
 pub(crate) struct Writer {
     sh: Arc<Shared>,
     cfg: EngineConfig,
-    file: Arc<File>,
     seg: u32,
-    /// Bytes of the active segment already handed to the kernel.
-    off: u64,
-    buf: Vec<u8>,
+    /// The active segment and the batch being assembled for it.
+    app: Appender,
     next_cas: u64,
     overlay: HashMap<Box<[u8]>, Entry>,
     since_ckpt: u64,
@@ -56,13 +55,15 @@ impl Writer {
             .ok()
             .and_then(|s| s.get(&seg).cloned())
             .ok_or_else(|| EngineError::BadDir(format!("active segment {seg} not open")))?;
+        let path = seg_path(&sh.dir, seg);
+        let app = Appender::open(file, &path, off, cfg.direct_io)
+            .map_err(|e| EngineError::io(format!("opening {} for appending", path.display()), e))?;
+        tracing::info!(direct_io = app.is_direct(), "appending to segment {seg}");
         Ok(Writer {
             sh,
             cfg,
-            file,
             seg,
-            off,
-            buf: Vec::with_capacity(1 << 20),
+            app,
             next_cas,
             overlay: HashMap::new(),
             since_ckpt: 0,
@@ -87,7 +88,7 @@ impl Writer {
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
             let mut jobs = vec![first];
-            while self.buf.len() < BATCH_BYTES {
+            while self.app.pending_len() < BATCH_BYTES {
                 match rx.try_recv() {
                     Ok(j) => jobs.push(j),
                     Err(_) => break,
@@ -100,14 +101,14 @@ impl Writer {
     }
 
     fn batch(&mut self, jobs: Vec<Job>) {
-        let start = (self.seg, self.off);
+        let start = (self.seg, self.app.off());
         let mut results = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());
         for Job { m, reply } in jobs {
             results.push(self.eval(m));
             replies.push(reply);
         }
-        let wrote = !self.buf.is_empty() || (self.seg, self.off) != start;
+        let wrote = self.app.pending_len() > 0 || (self.seg, self.app.off()) != start;
         let durable = self.flush().and_then(|()| match self.cfg.sync {
             SyncMode::Always if wrote => self.sync(),
             _ => Ok(()),
@@ -132,8 +133,8 @@ impl Writer {
     /// batch already wrote stay in the log (their writers got an error: an ambiguous outcome).
     fn rollback(&mut self) {
         self.overlay.clear();
-        self.buf.clear();
-        let _ = self.file.set_len(self.off);
+        self.app.discard();
+        let _ = self.app.file().set_len(self.app.off());
     }
 
     fn publish(&mut self) {
@@ -143,30 +144,28 @@ impl Writer {
                 self.sh.counters.replace(old.as_ref(), &e);
             }
         }
-        self.sh.head.send_replace(pos(self.seg, self.off));
+        self.sh.head.send_replace(pos(self.seg, self.app.off()));
     }
 
     fn flush(&mut self) -> Result<(), EngineError> {
-        if self.buf.is_empty() {
+        let n = self
+            .app
+            .flush()
+            .map_err(|e| EngineError::io(format!("writing segment {}", self.seg), e))?
+            as u64;
+        if n == 0 {
             return Ok(());
         }
-        self.file
-            .write_all_at(&self.buf, self.off)
-            .map_err(|e| EngineError::io(format!("writing segment {}", self.seg), e))?;
-        self.off += self.buf.len() as u64;
-        self.since_ckpt += self.buf.len() as u64;
-        self.sh
-            .counters
-            .disk_bytes
-            .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
-        self.buf.clear();
+        self.since_ckpt += n;
+        self.sh.counters.disk_bytes.fetch_add(n, Ordering::Relaxed);
         self.unsynced = true;
         Ok(())
     }
 
     fn sync(&mut self) -> Result<(), EngineError> {
         if self.unsynced {
-            self.file
+            self.app
+                .file()
                 .sync_data()
                 .map_err(|e| EngineError::io(format!("syncing segment {}", self.seg), e))?;
             self.unsynced = false;
@@ -177,7 +176,12 @@ impl Writer {
 
     fn rotate(&mut self) -> Result<(), EngineError> {
         self.flush()?;
-        self.sync()?;
+        // A sealed segment ends exactly at its last record (readers stop at its end of file).
+        self.app
+            .trim()
+            .and_then(|()| self.app.file().sync_all())
+            .map_err(|e| EngineError::io(format!("sealing segment {}", self.seg), e))?;
+        self.unsynced = false;
         let seg = self.seg + 1;
         let path = seg_path(&self.sh.dir, seg);
         let f = OpenOptions::new()
@@ -193,9 +197,10 @@ impl Writer {
         }
         checkpoint::sync_dir(&self.sh.dir.join("seg"))?;
         tracing::info!(seg, "rotated to a new segment");
-        self.file = f;
+        self.app
+            .switch(f, &path, 0, self.cfg.direct_io)
+            .map_err(|e| EngineError::io(format!("opening {} for appending", path.display()), e))?;
         self.seg = seg;
-        self.off = 0;
         Ok(())
     }
 
@@ -206,6 +211,11 @@ impl Writer {
         };
         if (due_sync || closing) && self.sync().is_err() {
             tracing::error!("periodic sync failed");
+        }
+        if closing {
+            if let Err(e) = self.app.trim() {
+                tracing::warn!("cannot trim the padding after the log's end: {e}");
+            }
         }
         let due_ckpt = self.since_ckpt >= self.cfg.checkpoint_bytes
             || (self.since_ckpt > 0 && self.last_ckpt.elapsed() >= self.cfg.checkpoint_interval);
@@ -224,7 +234,7 @@ impl Writer {
         self.publish();
         let c = &self.sh.counters;
         let meta = checkpoint::Meta {
-            pos: pos(self.seg, self.off),
+            pos: pos(self.seg, self.app.off()),
             next_cas: self.next_cas,
             hlc: self.sh.hlc.peek(),
             master_pos: c.master_pos.load(Ordering::Acquire),
@@ -257,9 +267,12 @@ impl Writer {
     fn read_value(&self, e: &Entry) -> Result<Vec<u8>, EngineError> {
         let len = e.record_len();
         let mut rec = vec![0u8; len];
-        if e.seg == self.seg && e.off >= self.off {
-            let at = (e.off - self.off) as usize;
-            rec.copy_from_slice(&self.buf[at..at + len]);
+        if let Some(pending) = self
+            .app
+            .pending_at(e.off, len)
+            .filter(|_| e.seg == self.seg)
+        {
+            rec.copy_from_slice(pending);
         } else {
             let f = self
                 .sh
@@ -285,7 +298,7 @@ impl Writer {
 
     /// Appends an already-encoded record and remembers where it went.
     fn append_raw(&mut self, key: &[u8], rec: &[u8]) -> Result<Entry, EngineError> {
-        let end = self.off + self.buf.len() as u64;
+        let end = self.app.end();
         if end > 0 && end + rec.len() as u64 > self.cfg.segment_bytes {
             self.rotate()?;
         }
@@ -294,8 +307,8 @@ impl Writer {
             off: 0,
             reason: e.to_string(),
         })?;
-        let e = Entry::from_header(&h, self.seg, self.off + self.buf.len() as u64);
-        self.buf.extend_from_slice(rec);
+        let e = Entry::from_header(&h, self.seg, self.app.end());
+        self.app.records().extend_from_slice(rec);
         self.overlay.insert(key.into(), e);
         Ok(e)
     }
@@ -322,12 +335,12 @@ impl Writer {
             repl_pos: 0,
         };
         // Encoded straight into the batch buffer: a value is copied once on its way to the file.
-        let end = self.off + self.buf.len() as u64;
+        let end = self.app.end();
         if end > 0 && end + h.total_len() as u64 > self.cfg.segment_bytes {
             self.rotate()?;
         }
-        let e = Entry::from_header(&h, self.seg, self.off + self.buf.len() as u64);
-        record::encode(&h, key, value, &mut self.buf);
+        let e = Entry::from_header(&h, self.seg, self.app.end());
+        record::encode(&h, key, value, self.app.records());
         self.overlay.insert(key.into(), e);
         self.sh.counters.total_items.fetch_add(1, Ordering::Relaxed);
         Ok(cas)
