@@ -27,11 +27,20 @@ out=$(mktemp)
     echo
     echo "Run $(date -u +%Y-%m-%dT%H:%MZ): TOTAL_GB=$TOTAL_GB, ${SIZE}-byte values, $CONNS connections, durable mode."
     echo
-    echo "| filled | set ops/s (last GiB) | set MB/s | get ops/s (random keys of GiB 1, N/2 and N) | tyrantd RSS MiB |"
+    echo "Set rates are the median of the last 3 GiB filled (each GiB takes about a second, so one alone is noisy)."
+    echo
+    echo "| filled | set ops/s (median of last 3 GiB) | set MB/s | get ops/s (random keys of GiB 1, N/2 and N) | tyrantd RSS MiB |"
     echo "|---|---|---|---|---|"
 } >"$out"
+declare -a OPS MBS
+median3() { # median3 ARRAY-NAME GB
+    local -n a=$1
+    local from=$(( $2 > 2 ? $2 - 2 : 1 ))
+    for i in $(seq "$from" "$2"); do echo "${a[$i]}"; done | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}
 for gb in $(seq 1 "$TOTAL_GB"); do
     line=$("$LOAD" --server 127.0.0.1:$TP --fill --value-size "$SIZE" --keys "$per_gb" --conns "$CONNS" --prefix "g$gb")
+    OPS[$gb]=$(echo "$line" | field ops_per_sec) MBS[$gb]=$(echo "$line" | field mb_per_sec)
     for m in $MARKS; do
         if [ "$m" = "$gb" ]; then
             # Random gets across every chunk written so far (prefix chosen per connection run).
@@ -41,7 +50,7 @@ for gb in $(seq 1 "$TOTAL_GB"); do
                 g=$((g + $(echo "$gl" | field ops_per_sec))); n=$((n + 1))
             done
             rss=$(( $(mc_stat "$TP" rss_bytes) / 1048576 ))
-            row="| ${gb} GiB | $(echo "$line" | field ops_per_sec) | $(echo "$line" | field mb_per_sec) | $((g / n)) | $rss |"
+            row="| ${gb} GiB | $(median3 OPS "$gb") | $(median3 MBS "$gb") | $((g / n)) | $rss |"
             echo "$row" | tee -a "$out"
         fi
     done

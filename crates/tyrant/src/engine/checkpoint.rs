@@ -48,7 +48,8 @@ impl<W: Write> Write for CrcWriter<W> {
     }
 }
 
-pub(crate) fn write(dir: &Path, m: &Meta, index: &Index) -> Result<(), EngineError> {
+/// Returns the checkpoint's size in bytes.
+pub(crate) fn write(dir: &Path, m: &Meta, index: &Index) -> Result<u64, EngineError> {
     let tmp = dir.join("index.ckpt.tmp");
     let io = |e| EngineError::io("writing checkpoint", e);
     let f = File::create(&tmp).map_err(io)?;
@@ -85,8 +86,10 @@ pub(crate) fn write(dir: &Path, m: &Meta, index: &Index) -> Result<(), EngineErr
     inner.write_all(&crc.to_le_bytes()).map_err(io)?;
     let f = inner.into_inner().map_err(|e| io(e.into_error()))?;
     f.sync_all().map_err(io)?;
+    let size = f.metadata().map_err(io)?.len();
     fs::rename(&tmp, dir.join("index.ckpt")).map_err(io)?;
-    sync_dir(dir)
+    sync_dir(dir)?;
+    Ok(size)
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), EngineError> {
