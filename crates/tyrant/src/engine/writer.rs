@@ -41,6 +41,8 @@ pub(crate) struct Writer {
     since_ckpt: u64,
     /// Size of the last index checkpoint written.
     last_ckpt_bytes: u64,
+    /// A periodic checkpoint being written by a helper thread.
+    ckpt_job: Option<std::thread::JoinHandle<Result<u64, EngineError>>>,
     last_ckpt: Instant,
     last_sync: Instant,
     unsynced: bool,
@@ -73,6 +75,7 @@ impl Writer {
             overlay: HashMap::new(),
             since_ckpt: 0,
             last_ckpt_bytes: 0,
+            ckpt_job: None,
             last_ckpt: Instant::now(),
             last_sync: Instant::now(),
             unsynced: false,
@@ -232,14 +235,52 @@ impl Writer {
             .max(CHECKPOINT_SPACING * self.last_ckpt_bytes);
         let due_ckpt = self.since_ckpt >= spacing
             || (self.since_ckpt > 0 && self.last_ckpt.elapsed() >= self.cfg.checkpoint_interval);
-        if due_ckpt || (closing && self.since_ckpt > 0) {
-            if let Err(e) = self.checkpoint() {
-                tracing::error!("checkpoint failed: {e}");
+        let busy = self.ckpt_job.as_ref().is_some_and(|j| !j.is_finished());
+        let r = if closing && self.since_ckpt > 0 {
+            self.checkpoint()
+        } else if due_ckpt && !busy {
+            self.checkpoint_in_background()
+        } else {
+            Ok(())
+        };
+        if let Err(e) = r {
+            tracing::error!("checkpoint failed: {e}");
+        }
+    }
+
+    /// Writes a checkpoint and returns once it is durable.
+    pub fn checkpoint(&mut self) -> Result<(), EngineError> {
+        let bytes = self.encode_checkpoint()?;
+        self.last_ckpt_bytes = checkpoint::persist(&self.sh.dir, &bytes)?;
+        Ok(())
+    }
+
+    /// Serialises the index here and leaves the file writing and fsyncs to a helper thread: they
+    /// grow with the index, and writes would otherwise wait for them.
+    fn checkpoint_in_background(&mut self) -> Result<(), EngineError> {
+        let bytes = self.encode_checkpoint()?;
+        let dir = self.sh.dir.clone();
+        let job = std::thread::Builder::new()
+            .name("tyrant-ckpt".into())
+            .spawn(move || checkpoint::persist(&dir, &bytes))
+            .map_err(|e| EngineError::io("spawning the checkpoint thread", e))?;
+        self.ckpt_job = Some(job);
+        Ok(())
+    }
+
+    /// Waits for a background checkpoint, so checkpoints land in order.
+    fn join_checkpoint(&mut self) {
+        if let Some(job) = self.ckpt_job.take() {
+            match job.join() {
+                Ok(Ok(n)) => self.last_ckpt_bytes = n,
+                Ok(Err(e)) => tracing::error!("background checkpoint failed: {e}"),
+                Err(_) => tracing::error!("background checkpoint thread panicked"),
             }
         }
     }
 
-    pub fn checkpoint(&mut self) -> Result<(), EngineError> {
+    fn encode_checkpoint(&mut self) -> Result<Vec<u8>, EngineError> {
+        self.join_checkpoint();
         // The checkpoint must never cover log bytes that a crash could still lose, and must
         // contain every record it covers (also those of the batch in progress).
         self.flush()?;
@@ -259,15 +300,17 @@ impl Writer {
             .index
             .read()
             .map_err(|_| EngineError::BadDir("index lock poisoned".into()))?;
-        self.last_ckpt_bytes = checkpoint::write(&self.sh.dir, &meta, &idx)?;
+        let bytes = checkpoint::encode(&meta, &idx);
         tracing::info!(
             entries = idx.len(),
+            bytes = bytes.len(),
             ms = t.elapsed().as_millis() as u64,
-            "index checkpoint written"
+            "index checkpoint encoded"
         );
+        drop(idx);
         self.since_ckpt = 0;
         self.last_ckpt = Instant::now();
-        Ok(())
+        Ok(bytes)
     }
 
     fn current(&self, key: &[u8]) -> Option<Entry> {
