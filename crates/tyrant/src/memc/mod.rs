@@ -34,11 +34,48 @@ const PREAD_MAX: usize = 256 * 1024;
 /// An output buffer grown past this is given back before the connection waits for input.
 const KEEP_OUT: usize = 512 * 1024;
 
-/// Per-connection state for replies of values sent with sendfile.
+/// Per-connection state for replies of values read straight from the segments.
 #[derive(Default)]
 struct BigValues {
     /// TCP_CORK is on (a sendfile reply is in progress); cleared when output is flushed.
     corked: bool,
+    /// A value read into a pooled buffer, waiting to go out in one `writev` with the output
+    /// buffered before it (`out[..split]`) and after it (`out[split..]`, e.g. `END`).
+    held: Option<Held>,
+}
+
+struct Held {
+    value: Scratch,
+    len: usize,
+    split: usize,
+}
+
+impl BigValues {
+    fn pending(&self) -> usize {
+        self.held.as_ref().map_or(0, |h| h.len)
+    }
+}
+
+/// Sends everything buffered for the client, in order.
+async fn flush(
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    big: &mut BigValues,
+) -> std::io::Result<()> {
+    match big.held.take() {
+        None => stream.write_all(out).await?,
+        Some(h) => {
+            let (before, after) = out.split_at(h.split);
+            let mut bufs = [
+                IoSlice::new(before),
+                IoSlice::new(&h.value.0[..h.len]),
+                IoSlice::new(after),
+            ];
+            write_all_vectored(stream, &mut bufs).await?;
+        }
+    }
+    out.clear();
+    Ok(())
 }
 
 /// Value-sized read buffers shared by all connections: idle connections hold none, and a busy
@@ -131,21 +168,19 @@ pub async fn serve(app: &App, mut conn: Conn, may_write: bool) {
             };
             conn.consume(consumed);
             if matches!(flow, Flow::Close) {
-                let _ = conn.stream.write_all(&out).await;
+                let _ = flush(&mut conn.stream, &mut out, &mut big).await;
                 return;
             }
-            if out.len() >= FLUSH_AT {
-                if conn.stream.write_all(&out).await.is_err() {
-                    return;
-                }
-                out.clear();
+            if out.len() + big.pending() >= FLUSH_AT
+                && flush(&mut conn.stream, &mut out, &mut big).await.is_err()
+            {
+                return;
             }
         }
-        if !out.is_empty() {
-            if conn.stream.write_all(&out).await.is_err() {
-                return;
-            }
-            out.clear();
+        if (!out.is_empty() || big.held.is_some())
+            && flush(&mut conn.stream, &mut out, &mut big).await.is_err()
+        {
+            return;
         }
         if big.corked {
             crate::sendfile::cork(&conn.stream, false);
@@ -255,20 +290,23 @@ async fn exec_inner(
                     let vlen = m.vlen as usize;
                     encode_value_header(out, key, m.flags, vlen, cas);
                     if vlen <= PREAD_MAX {
-                        // Read into a scratch buffer and sent together with what precedes it
-                        // (one writev): no zero-fill and no copy into `out`.
+                        // Read into a pooled buffer and sent with what surrounds it in one
+                        // writev: no zero-fill, no copy into `out`, one packet train per reply.
                         let mut scratch = Scratch::take(vlen);
-                        let value = &mut scratch.0[..vlen];
-                        if let Err(e) = file.read_exact_at(value, voff) {
+                        if let Err(e) = file.read_exact_at(&mut scratch.0[..vlen], voff) {
                             // The header is already in `out`: the reply cannot be repaired.
                             tracing::error!("read failed: {e}");
                             return Flow::Close;
                         }
-                        let mut bufs = [IoSlice::new(out), IoSlice::new(value)];
-                        if write_all_vectored(stream, &mut bufs).await.is_err() {
+                        // One held value at a time: an earlier one goes out now, with this header.
+                        if big.held.is_some() && flush(stream, out, big).await.is_err() {
                             return Flow::Close;
                         }
-                        out.clear();
+                        big.held = Some(Held {
+                            value: scratch,
+                            len: vlen,
+                            split: out.len(),
+                        });
                         out.extend_from_slice(b"\r\n");
                         continue;
                     }
@@ -277,7 +315,7 @@ async fn exec_inner(
                         crate::sendfile::cork(stream, true);
                         big.corked = true;
                     }
-                    if stream.write_all(out).await.is_err()
+                    if flush(stream, out, big).await.is_err()
                         || crate::sendfile::send_file(stream, &file, voff, m.vlen as u64)
                             .await
                             .is_err()
