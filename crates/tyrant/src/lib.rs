@@ -8,6 +8,6 @@ pub mod http;
 pub mod httpdate;
 pub mod memc;
 pub mod repl;
-pub mod sendfile;
 pub mod server;
 pub mod stats;
+pub mod valueio;

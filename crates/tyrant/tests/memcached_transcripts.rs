@@ -308,7 +308,7 @@ fn golden_memcached_transcripts_replay() {
     );
 }
 
-/// Values of 32 KiB and more are sent with sendfile; pipelined replies must stay in order and
+/// Values of 32 KiB and more are sent straight from the segment file; pipelined replies must stay in order and
 /// intact, in `get` and `gets` form, and survive a restart.
 #[test]
 fn big_values_pipelined_in_order() {

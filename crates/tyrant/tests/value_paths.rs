@@ -1,5 +1,5 @@
-//! Every way a value leaves the server (copied with its crc checked, read into a shared buffer,
-//! sent with sendfile) gives byte-exact memcached replies, also mixed in one pipelined multi-get,
+//! Every way a value leaves the server (copied with its crc checked, held in a pooled buffer,
+//! streamed in chunks) gives byte-exact memcached replies, also mixed in one pipelined multi-get,
 //! and the O_DIRECT log keeps them across kill -9 (its tail block is rewritten by later batches).
 
 mod common;

@@ -149,7 +149,7 @@ impl LogEngine {
 
 impl LogEngine {
     /// Reads a sealed segment end to end and checks every record's crc (values served with
-    /// sendfile are not checked per read). Returns the segment checked and the number of invalid
+    /// straight from the file are not checked per read). Returns the segment checked and the number of invalid
     /// records/bytes regions found, or `None` when there is no sealed segment after `after`.
     pub fn scrub_next(&self, after: u32) -> Result<Option<(u32, u64)>, EngineError> {
         let active = pos_parts(*self.sh.head.borrow()).0;

@@ -470,7 +470,7 @@ impl LogEngine {
 
     /// Where a live value lies on disk: its metadata, the segment file and the value's offset.
     /// The file handle stays readable even if compaction deletes the segment meanwhile.
-    /// The value's crc is *not* checked: callers that stream it with `sendfile` trade the
+    /// The value's crc is *not* checked: callers that stream it from the file trade the
     /// per-read check for zero copies (compaction and replication still verify every record).
     pub fn locate(&self, key: &[u8]) -> Option<(ItemMeta, Arc<File>, u64)> {
         for _ in 0..3 {

@@ -154,10 +154,9 @@ async fn send(conn: &mut Conn, r: Resp, head_only: bool, keep_alive: bool) -> bo
         b"Connection: close\r\n\r\n"
     });
     if let (Some((file, off)), false) = (&r.file, head_only) {
-        return conn.stream.write_all(&out).await.is_ok()
-            && crate::sendfile::send_file(&conn.stream, file, *off, len as u64)
-                .await
-                .is_ok();
+        return crate::valueio::send_with_file(&mut conn.stream, &out, file, *off, len as u64)
+            .await
+            .is_ok();
     }
     let body: &[u8] = if head_only || r.status == 304 {
         &[]
@@ -215,7 +214,7 @@ fn not_modified(req: &Req, m: &ItemMeta) -> bool {
 }
 
 /// Values from this size on (and every HEAD) are described from the index and streamed with
-/// sendfile; smaller ones are read and crc-checked.
+/// straight from the segment file; smaller ones are read and crc-checked.
 const SENDFILE_AT: u32 = 32 * 1024;
 
 async fn get(app: &App, req: &Req, key: &[u8]) -> Resp {

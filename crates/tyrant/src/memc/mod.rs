@@ -8,7 +8,6 @@ use fdfs_proto::memcached::{
     StorageCommand, ValueLimit,
 };
 use std::io::IoSlice;
-use std::os::unix::fs::FileExt;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -18,6 +17,7 @@ use crate::conn::Conn;
 use crate::engine::{apply, Engine, EngineError, Mutation, Outcome, StoreMode};
 use crate::server::App;
 use crate::stats::inc;
+use crate::valueio::{send_with_file, write_all_vectored, Scratch, CHUNK};
 
 /// What `version` reports: the memcached release whose semantics we follow (clients such as
 /// libmemcached parse it as numbers). `stats` shows tyrantd's own version.
@@ -27,99 +27,36 @@ const FLUSH_AT: usize = 128 * 1024;
 /// Values at least this large are read straight from the segment, without the per-read crc
 /// check (the scrubber checks them in the background).
 const DIRECT_AT: usize = 32 * 1024;
-/// Up to this size such values are `pread` into the output buffer; larger ones go out with
-/// `sendfile`. On loopback and on these VMs one buffered write beat header + sendfile + trailer
-/// under TCP_CORK by 1.3x for 100 KiB values, while this cap bounds per-connection memory.
-const PREAD_MAX: usize = 256 * 1024;
 /// An output buffer grown past this is given back before the connection waits for input.
 const KEEP_OUT: usize = 512 * 1024;
 
-/// Per-connection state for replies of values read straight from the segments.
-#[derive(Default)]
-struct BigValues {
-    /// TCP_CORK is on (a sendfile reply is in progress); cleared when output is flushed.
-    corked: bool,
-    /// A value read into a pooled buffer, waiting to go out in one `writev` with the output
-    /// buffered before it (`out[..split]`) and after it (`out[split..]`, e.g. `END`).
-    held: Option<Held>,
-}
-
+/// A value read into a pooled buffer, waiting to go out in one `writev` with the output buffered
+/// before it (`out[..split]`) and after it (`out[split..]`, e.g. `END`).
 struct Held {
     value: Scratch,
     len: usize,
     split: usize,
 }
 
-impl BigValues {
-    fn pending(&self) -> usize {
-        self.held.as_ref().map_or(0, |h| h.len)
-    }
-}
-
 /// Sends everything buffered for the client, in order.
 async fn flush(
     stream: &mut TcpStream,
     out: &mut Vec<u8>,
-    big: &mut BigValues,
+    held: &mut Option<Held>,
 ) -> std::io::Result<()> {
-    match big.held.take() {
+    match held.take() {
         None => stream.write_all(out).await?,
         Some(h) => {
             let (before, after) = out.split_at(h.split);
             let mut bufs = [
                 IoSlice::new(before),
-                IoSlice::new(&h.value.0[..h.len]),
+                IoSlice::new(h.value.get(h.len)),
                 IoSlice::new(after),
             ];
             write_all_vectored(stream, &mut bufs).await?;
         }
     }
     out.clear();
-    Ok(())
-}
-
-/// Value-sized read buffers shared by all connections: idle connections hold none, and a busy
-/// one does not pay an allocation and zero-fill per value.
-static SCRATCH_POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-const SCRATCH_POOL_MAX: usize = 64;
-
-struct Scratch(Vec<u8>);
-
-impl Scratch {
-    fn take(len: usize) -> Scratch {
-        let mut v = SCRATCH_POOL
-            .lock()
-            .ok()
-            .and_then(|mut p| p.pop())
-            .unwrap_or_default();
-        if v.len() < len {
-            v.resize(len.max(PREAD_MAX), 0);
-        }
-        Scratch(v)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Ok(mut p) = SCRATCH_POOL.lock() {
-            if p.len() < SCRATCH_POOL_MAX {
-                p.push(std::mem::take(&mut self.0));
-            }
-        }
-    }
-}
-
-async fn write_all_vectored(
-    stream: &mut TcpStream,
-    mut bufs: &mut [IoSlice<'_>],
-) -> std::io::Result<()> {
-    while !bufs.is_empty() {
-        let n = stream.write_vectored(bufs).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        IoSlice::advance_slices(&mut bufs, n);
-    }
     Ok(())
 }
 
@@ -143,7 +80,7 @@ pub async fn serve(app: &App, mut conn: Conn, may_write: bool) {
     let mut dec = RequestDecoder::new(limits(app));
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut draining = app.draining.clone();
-    let mut big = BigValues::default();
+    let mut held: Option<Held> = None;
     loop {
         loop {
             let (buf, stream) = conn.split();
@@ -163,28 +100,24 @@ pub async fn serve(app: &App, mut conn: Conn, may_write: bool) {
                 }
                 Parsed::Request { request, consumed } => (
                     consumed,
-                    exec(app, request, may_write, &mut out, stream, &mut big).await,
+                    exec(app, request, may_write, &mut out, stream, &mut held).await,
                 ),
             };
             conn.consume(consumed);
             if matches!(flow, Flow::Close) {
-                let _ = flush(&mut conn.stream, &mut out, &mut big).await;
+                let _ = flush(&mut conn.stream, &mut out, &mut held).await;
                 return;
             }
-            if out.len() + big.pending() >= FLUSH_AT
-                && flush(&mut conn.stream, &mut out, &mut big).await.is_err()
+            if out.len() + held.as_ref().map_or(0, |h| h.len) >= FLUSH_AT
+                && flush(&mut conn.stream, &mut out, &mut held).await.is_err()
             {
                 return;
             }
         }
-        if (!out.is_empty() || big.held.is_some())
-            && flush(&mut conn.stream, &mut out, &mut big).await.is_err()
+        if (!out.is_empty() || held.is_some())
+            && flush(&mut conn.stream, &mut out, &mut held).await.is_err()
         {
             return;
-        }
-        if big.corked {
-            crate::sendfile::cork(&conn.stream, false);
-            big.corked = false;
         }
         if out.capacity() > KEEP_OUT {
             out = Vec::with_capacity(16 * 1024);
@@ -234,15 +167,15 @@ async fn exec(
     may_write: bool,
     out: &mut Vec<u8>,
     stream: &mut TcpStream,
-    big: &mut BigValues,
+    held: &mut Option<Held>,
 ) -> Flow {
     if req.noreply() {
         // Executed for its effect; whatever it would say is dropped.
         let mut sink = Vec::new();
-        exec_inner(app, req, may_write, &mut sink, stream, big).await
+        exec_inner(app, req, may_write, &mut sink, stream, held).await
     } else {
         // Replies go into the shared output in order; big values may flush it early.
-        exec_inner(app, req, may_write, out, stream, big).await
+        exec_inner(app, req, may_write, out, stream, held).await
     }
 }
 
@@ -252,7 +185,7 @@ async fn exec_inner(
     may_write: bool,
     out: &mut Vec<u8>,
     stream: &mut TcpStream,
-    big: &mut BigValues,
+    held: &mut Option<Held>,
 ) -> Flow {
     let now = now_secs();
     match req {
@@ -289,40 +222,34 @@ async fn exec_inner(
                     let cas = command.returns_cas().then_some(m.cas);
                     let vlen = m.vlen as usize;
                     encode_value_header(out, key, m.flags, vlen, cas);
-                    if vlen <= PREAD_MAX {
-                        // Read into a pooled buffer and sent with what surrounds it in one
-                        // writev: no zero-fill, no copy into `out`, one packet train per reply.
-                        let mut scratch = Scratch::take(vlen);
-                        if let Err(e) = file.read_exact_at(&mut scratch.0[..vlen], voff) {
-                            // The header is already in `out`: the reply cannot be repaired.
-                            tracing::error!("read failed: {e}");
+                    if vlen > CHUNK {
+                        // Streamed in chunks right away: nothing value-sized stays buffered.
+                        if held.is_some() && flush(stream, out, held).await.is_err()
+                            || send_with_file(stream, out, &file, voff, vlen as u64)
+                                .await
+                                .is_err()
+                        {
                             return Flow::Close;
                         }
-                        // One held value at a time: an earlier one goes out now, with this header.
-                        if big.held.is_some() && flush(stream, out, big).await.is_err() {
-                            return Flow::Close;
-                        }
-                        big.held = Some(Held {
-                            value: scratch,
-                            len: vlen,
-                            split: out.len(),
-                        });
+                        out.clear();
                         out.extend_from_slice(b"\r\n");
                         continue;
                     }
-                    // Bigger: header through `out`, value by sendfile straight from the segment.
-                    if !big.corked {
-                        crate::sendfile::cork(stream, true);
-                        big.corked = true;
-                    }
-                    if flush(stream, out, big).await.is_err()
-                        || crate::sendfile::send_file(stream, &file, voff, m.vlen as u64)
-                            .await
-                            .is_err()
-                    {
+                    let mut value = Scratch::take();
+                    if let Err(e) = value.read(&file, voff, vlen) {
+                        // The header is already in `out`: the reply cannot be repaired.
+                        tracing::error!("read failed: {e}");
                         return Flow::Close;
                     }
-                    out.clear();
+                    // One held value at a time: an earlier one goes out now, with this header.
+                    if held.is_some() && flush(stream, out, held).await.is_err() {
+                        return Flow::Close;
+                    }
+                    *held = Some(Held {
+                        value,
+                        len: vlen,
+                        split: out.len(),
+                    });
                     out.extend_from_slice(b"\r\n");
                     continue;
                 }
