@@ -1,8 +1,11 @@
 //! Plumbing the fastdfs-rs daemons share, so each binary keeps only what is its own.
 
+mod admission;
 mod hosts;
 pub mod logging;
+pub mod process;
 
+pub use admission::admit;
 pub use hosts::HostRule;
 
 use std::io;

@@ -147,15 +147,11 @@ fn admit(
     stream: TcpStream,
     peer: SocketAddr,
 ) {
-    if !shared.cfg.host_allowed(peer.ip()) {
-        tracing::warn!(%peer, "connection refused by allow_hosts");
-        return;
-    }
-    let Ok(permit) = permits.clone().try_acquire_owned() else {
-        tracing::warn!(%peer, limit = shared.cfg.max_connections, "too many connections; closing");
+    let allowed = shared.cfg.host_allowed(peer.ip());
+    let limit = shared.cfg.max_connections;
+    let Some(permit) = fdfs_daemon::admit(allowed, permits, limit, &stream, peer) else {
         return;
     };
-    let _ = stream.set_nodelay(true);
     let shared = shared.clone();
     let stop = stop.clone();
     tokio::spawn(async move {

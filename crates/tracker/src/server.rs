@@ -108,15 +108,11 @@ fn admit(
     peer: SocketAddr,
     id: u64,
 ) {
-    if !sh.cfg.host_allowed(peer.ip()) {
-        tracing::warn!(%peer, "connection refused by allow_hosts");
-        return;
-    }
-    let Ok(permit) = permits.clone().try_acquire_owned() else {
-        tracing::warn!(%peer, limit = sh.cfg.max_connections, "too many connections; closing");
+    let allowed = sh.cfg.host_allowed(peer.ip());
+    let Some(permit) = fdfs_daemon::admit(allowed, permits, sh.cfg.max_connections, &stream, peer)
+    else {
         return;
     };
-    let _ = stream.set_nodelay(true);
     let sh = sh.clone();
     let stop = stop.clone();
     tokio::spawn(async move {
