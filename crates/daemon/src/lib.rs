@@ -1,6 +1,7 @@
 //! Plumbing the fastdfs-rs daemons share, so each binary keeps only what is its own.
 
 mod admission;
+pub mod config;
 mod hosts;
 pub mod logging;
 pub mod process;

@@ -6,30 +6,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use fdfs_daemon::config::{parse_bytes, ConfigError, Reserve};
 pub use fdfs_daemon::HostRule;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot parse {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
-    #[error("invalid value for `{key}`: {reason}")]
-    Invalid { key: &'static str, reason: String },
-}
-
-fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        reason: reason.into(),
-    }
-}
+use fdfs_daemon::config::{invalid, parse_toml, read_toml};
 
 /// How new files are spread over the `HH/HH` sub-directories (FastDFS `file_distribute_path_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,59 +31,6 @@ pub enum Durability {
     /// Write the data out and wait (sync_file_range), then let the group commit's single
     /// journal commit make data, rename and binlog durable together. Needs ext4 or XFS.
     Journal,
-}
-
-/// Disk space that uploads must leave free (FastDFS `reserved_storage_space`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Reserve {
-    Bytes(u64),
-    /// Fraction of the store path's total size, 0.0..1.0.
-    Ratio(f64),
-}
-
-impl Reserve {
-    pub fn parse(s: &str) -> Result<Reserve, String> {
-        let s = s.trim();
-        if let Some(p) = s.strip_suffix('%') {
-            let v: f64 = p
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad percentage {s:?}"))?;
-            if !(0.0..100.0).contains(&v) {
-                return Err(format!("percentage {s:?} must be in 0..100"));
-            }
-            return Ok(Reserve::Ratio(v / 100.0));
-        }
-        parse_bytes(s).map(Reserve::Bytes)
-    }
-
-    pub fn bytes_for_total(self, total: u64) -> u64 {
-        match self {
-            Reserve::Bytes(b) => b,
-            Reserve::Ratio(r) => (total as f64 * r) as u64,
-        }
-    }
-}
-
-/// `123`, `64K`, `512M`, `2G`, `1T` (binary units, optional trailing `B`).
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let t = s.trim().trim_end_matches(['B', 'b']);
-    let (num, mul) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let mul: u64 = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'T' => 1 << 40,
-                _ => return Err(format!("unknown unit in {s:?}")),
-            };
-            (&t[..i], mul)
-        }
-        _ => (t, 1),
-    };
-    let n: u64 = num.trim().parse().map_err(|_| format!("bad size {s:?}"))?;
-    n.checked_mul(mul)
-        .ok_or_else(|| format!("size {s:?} overflows"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -267,23 +194,11 @@ pub struct Config {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let raw: RawConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_owned(),
-            source,
-        })?;
-        Config::from_raw(raw)
+        Config::from_raw(read_toml(path)?)
     }
 
     pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|source| ConfigError::Parse {
-            path: PathBuf::from("<string>"),
-            source,
-        })?;
-        Config::from_raw(raw)
+        Config::from_raw(parse_toml(text, Path::new("<string>"))?)
     }
 
     fn from_raw(r: RawConfig) -> Result<Config, ConfigError> {

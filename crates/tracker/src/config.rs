@@ -7,30 +7,10 @@ use std::time::Duration;
 use fdfs_proto::IpWidth;
 use serde::Deserialize;
 
+pub use fdfs_daemon::config::ConfigError;
 pub use fdfs_daemon::HostRule;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot parse {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
-    #[error("invalid value for `{key}`: {reason}")]
-    Invalid { key: &'static str, reason: String },
-}
-
-fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        reason: reason.into(),
-    }
-}
+use fdfs_daemon::config::{invalid, parse_bytes, parse_toml, read_toml};
 
 /// How 101/106 pick a group (FastDFS `store_lookup` 0/1/2).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -87,36 +67,11 @@ pub enum Reserve {
 impl Reserve {
     /// `20%`, `10.5%`, or a size with unit (`1G`, `512M`, `4096K`, bytes without unit).
     pub fn parse(s: &str) -> Result<Reserve, String> {
-        let s = s.trim();
-        if let Some(p) = s.strip_suffix('%') {
-            let v: f64 = p
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad percentage {s:?}"))?;
-            if !(0.0..100.0).contains(&v) {
-                return Err(format!("percentage {s:?} must be in 0..100"));
-            }
-            return Ok(Reserve::Ratio(v / 100.0));
-        }
-        let t = s.trim_end_matches(['B', 'b']);
-        let (num, mul) = match t.chars().last() {
-            Some(c) if c.is_ascii_alphabetic() => {
-                let mul: u64 = match c.to_ascii_uppercase() {
-                    'K' => 1 << 10,
-                    'M' => 1 << 20,
-                    'G' => 1 << 30,
-                    'T' => 1 << 40,
-                    _ => return Err(format!("unknown unit in {s:?}")),
-                };
-                (&t[..t.len() - 1], mul)
-            }
-            _ => (t, 1),
-        };
-        let n: u64 = num.trim().parse().map_err(|_| format!("bad size {s:?}"))?;
-        let bytes = n
-            .checked_mul(mul)
-            .ok_or_else(|| format!("size {s:?} overflows"))?;
-        Ok(Reserve::Mb(bytes >> 20))
+        // The tracker compares against the MB figures storages report.
+        Ok(match fdfs_daemon::config::Reserve::parse(s)? {
+            fdfs_daemon::config::Reserve::Bytes(b) => Reserve::Mb(b >> 20),
+            fdfs_daemon::config::Reserve::Ratio(r) => Reserve::Ratio(r),
+        })
     }
 
     /// Whether a store path with these figures still accepts uploads. An absolute reserve is
@@ -280,23 +235,11 @@ pub struct Config {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let raw: RawConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_raw(raw)
+        Self::from_raw(read_toml(path)?)
     }
 
     pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|source| ConfigError::Parse {
-            path: PathBuf::from("<string>"),
-            source,
-        })?;
-        Self::from_raw(raw)
+        Self::from_raw(parse_toml(text, Path::new("<string>"))?)
     }
 
     fn from_raw(r: RawConfig) -> Result<Config, ConfigError> {
@@ -343,7 +286,8 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid("allow_hosts", e))?;
         // Below 4 KiB a JOIN listing 16 trackers would not fit.
-        let max_pkg_size = parse_size(&r.limits.max_pkg_size)
+        let max_pkg_size = parse_bytes(&r.limits.max_pkg_size)
+            .ok()
             .filter(|n| (4096..=16 << 20).contains(n))
             .ok_or_else(|| invalid("limits.max_pkg_size", "a size between 4K and 16M"))?;
         if r.limits.max_connections == 0 {
@@ -382,17 +326,6 @@ impl Config {
     pub fn host_allowed(&self, ip: IpAddr) -> bool {
         self.allow_hosts.iter().any(|h| h.matches(ip))
     }
-}
-
-/// `123`, `64K`, `1M` (binary units).
-fn parse_size(s: &str) -> Option<u64> {
-    let t = s.trim().trim_end_matches(['B', 'b']);
-    let (num, mul) = match t.chars().last()? {
-        'k' | 'K' => (&t[..t.len() - 1], 1u64 << 10),
-        'm' | 'M' => (&t[..t.len() - 1], 1 << 20),
-        _ => (t, 1),
-    };
-    num.trim().parse::<u64>().ok()?.checked_mul(mul)
 }
 
 #[cfg(test)]
