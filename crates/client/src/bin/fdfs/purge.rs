@@ -220,6 +220,49 @@ fn classify(status_line: &str) -> Outcome {
     }
 }
 
+/// Deletes FILE_ID, then purges it from every front in URLS (all of them, whatever each
+/// answers). A failed purge makes the command fail but never undoes the delete. A file the
+/// storage no longer has is still purged: that is how a purge that failed is retried.
+pub async fn delete(
+    client: &fdfs_client::FdfsClient,
+    file_id: &str,
+    urls: &[PurgeUrl],
+) -> Result<(), String> {
+    let deleted = client.delete(file_id).await;
+    let gone = match &deleted {
+        Ok(()) => true,
+        // ENOENT: deleted before (maybe by the run whose purge failed).
+        Err(e) => e.status() == Some(2),
+    };
+    let deleted = deleted.map_err(|e| format!("delete {file_id}: {e}"));
+    if !gone || urls.is_empty() {
+        return deleted;
+    }
+    if let Err(e) = &deleted {
+        eprintln!("fdfs: {e}; purging the front caches anyway");
+    }
+    let opts = client.options();
+    let mut failed = Vec::new();
+    for url in urls {
+        let outcome = purge(url, file_id, opts.connect_timeout, opts.network_timeout).await;
+        println!("purge {file_id} at {url}: {outcome}");
+        if !outcome.ok() {
+            failed.push(format!("{url}: {outcome}"));
+        }
+    }
+    deleted?;
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{file_id} is deleted, but {} of {} front caches were not purged: {}",
+            failed.len(),
+            urls.len(),
+            failed.join("; ")
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,48 +323,5 @@ mod tests {
         ));
         assert!(matches!(classify("SSH-2.0-OpenSSH"), Outcome::Failed(_)));
         assert!(!Outcome::Status(500, String::new()).ok());
-    }
-}
-
-/// Deletes FILE_ID, then purges it from every front in URLS (all of them, whatever each
-/// answers). A failed purge makes the command fail but never undoes the delete. A file the
-/// storage no longer has is still purged: that is how a purge that failed is retried.
-pub async fn delete(
-    client: &fdfs_client::FdfsClient,
-    file_id: &str,
-    urls: &[PurgeUrl],
-) -> Result<(), String> {
-    let deleted = client.delete(file_id).await;
-    let gone = match &deleted {
-        Ok(()) => true,
-        // ENOENT: deleted before (maybe by the run whose purge failed).
-        Err(e) => e.status() == Some(2),
-    };
-    let deleted = deleted.map_err(|e| format!("delete {file_id}: {e}"));
-    if !gone || urls.is_empty() {
-        return deleted;
-    }
-    if let Err(e) = &deleted {
-        eprintln!("fdfs: {e}; purging the front caches anyway");
-    }
-    let opts = client.options();
-    let mut failed = Vec::new();
-    for url in urls {
-        let outcome = purge(url, file_id, opts.connect_timeout, opts.network_timeout).await;
-        println!("purge {file_id} at {url}: {outcome}");
-        if !outcome.ok() {
-            failed.push(format!("{url}: {outcome}"));
-        }
-    }
-    deleted?;
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{file_id} is deleted, but {} of {} front caches were not purged: {}",
-            failed.len(),
-            urls.len(),
-            failed.join("; ")
-        ))
     }
 }
