@@ -182,3 +182,11 @@ main::gone($::id_c);
 [403, 403]
 --- error_log
 access forbidden by rule
+
+
+
+=== TEST 7: the front answers keepalived's health check
+--- request
+GET /nginx-health
+--- error_code: 204
+--- response_body
