@@ -173,7 +173,7 @@ $::http_config
 --- config eval
 $::front_denied
 --- init
-my $err = main::delete_purge($::id_c, 1, '403: purge failed, the front may still serve the file \(HTTP/1.1 403 Forbidden\)');
+my $err = main::delete_purge($::id_c, 1, "403: purge refused, this host is not in the front's allow list; the front may still serve the file \\(HTTP/1.1 403 Forbidden\\)");
 like($err, qr/\Q$::id_c\E is deleted, but 1 of 1 front caches were not purged/, '... saying the file is deleted');
 main::gone($::id_c);
 --- request eval

@@ -142,6 +142,29 @@ fn a_front_answering_500_fails_the_command_but_the_file_stays_deleted() {
         head.starts_with(&format!("PURGE /purge/{id} HTTP/1.1\r\n")),
         "a trailing / in the prefix is not doubled: {head}"
     );
+
+    // The retry: the storage says the file is gone, the fronts are purged all the same, and
+    // both failures are reported.
+    let again = fdfs(
+        &c.tracker,
+        &["delete", &id, "--purge", &bad_url, "--purge", &good_url],
+    );
+    let (out2, err2) = (text(&again.stdout), text(&again.stderr));
+    assert_eq!(again.status.code(), Some(1), "{err2}");
+    assert_eq!(out2.lines().count(), 2, "{out2}");
+    assert!(
+        out2.contains(&format!("at {good_url}: 200 purged\n")),
+        "{out2}"
+    );
+    assert!(
+        err2.contains(&format!("fdfs: delete {id}: ")) && err2.contains("(ENOENT)"),
+        "{err2}"
+    );
+    assert!(
+        err2.contains("; and 1 of 2 front caches were not purged: "),
+        "{err2}"
+    );
+    assert!(bad_rx.recv_timeout(Duration::from_secs(5)).is_ok());
 }
 
 #[test]

@@ -136,6 +136,11 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::Purged => f.write_str("200 purged"),
             Outcome::NotCached => f.write_str("404 not cached there"),
+            Outcome::Status(403, line) => write!(
+                f,
+                "403: purge refused, this host is not in the front's allow list; the front may \
+                 still serve the file ({line})"
+            ),
             Outcome::Status(code, line) => write!(
                 f,
                 "{code}: purge failed, the front may still serve the file ({line})"
@@ -250,17 +255,19 @@ pub async fn delete(
             failed.push(format!("{url}: {outcome}"));
         }
     }
-    deleted?;
     if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{file_id} is deleted, but {} of {} front caches were not purged: {}",
-            failed.len(),
-            urls.len(),
-            failed.join("; ")
-        ))
+        return deleted;
     }
+    let not_purged = format!(
+        "{} of {} front caches were not purged: {}",
+        failed.len(),
+        urls.len(),
+        failed.join("; ")
+    );
+    Err(match deleted {
+        Ok(()) => format!("{file_id} is deleted, but {not_purged}"),
+        Err(e) => format!("{e}; and {not_purged}"),
+    })
 }
 
 #[cfg(test)]
