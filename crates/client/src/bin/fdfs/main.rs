@@ -21,7 +21,8 @@ struct Cli {
     #[arg(short, long = "tracker", global = true)]
     trackers: Vec<String>,
     /// FastDFS `client.conf`-style file (`tracker_server = host:port`, `connect_timeout`,
-    /// `network_timeout`). Default: /etc/fdfs/client.conf when no --tracker is given.
+    /// `network_timeout`, `purge_url` for `delete`). Default: /etc/fdfs/client.conf when no
+    /// --tracker is given.
     #[arg(short, long, global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
