@@ -14,14 +14,7 @@ pub fn resolve(
 ) -> Result<(Vec<String>, ClientOptions), String> {
     let mut opts = ClientOptions::default();
     let mut from_file = Vec::new();
-    let path = match config {
-        Some(p) => Some(p),
-        None if flags.is_empty() && Path::new(DEFAULT_CONF).exists() => {
-            Some(Path::new(DEFAULT_CONF))
-        }
-        None => None,
-    };
-    if let Some(p) = path {
+    if let Some(p) = path(flags, config) {
         let text =
             std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
         from_file = parse(&text, &mut opts).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -40,6 +33,17 @@ pub fn resolve(
         check_addr(t)?;
     }
     Ok((trackers, opts))
+}
+
+/// The config file to read: --config, else the default one when no --tracker is given.
+pub fn path<'a>(flags: &[String], config: Option<&'a Path>) -> Option<&'a Path> {
+    match config {
+        Some(p) => Some(p),
+        None if flags.is_empty() && Path::new(DEFAULT_CONF).exists() => {
+            Some(Path::new(DEFAULT_CONF))
+        }
+        None => None,
+    }
 }
 
 fn check_addr(t: &str) -> Result<(), String> {

@@ -5,6 +5,7 @@ mod conf;
 mod info;
 mod monitor;
 mod progress;
+mod purge;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,7 +21,8 @@ struct Cli {
     #[arg(short, long = "tracker", global = true)]
     trackers: Vec<String>,
     /// FastDFS `client.conf`-style file (`tracker_server = host:port`, `connect_timeout`,
-    /// `network_timeout`). Default: /etc/fdfs/client.conf when no --tracker is given.
+    /// `network_timeout`, `purge_url` for `delete`). Default: /etc/fdfs/client.conf when no
+    /// --tracker is given.
     #[arg(short, long, global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -44,8 +46,15 @@ enum Cmd {
         file_id: String,
         out: Option<PathBuf>,
     },
-    /// Delete FILE_ID.
-    Delete { file_id: String },
+    /// Delete FILE_ID, then purge it from the front caches (docs/front-tier.md).
+    Delete {
+        file_id: String,
+        /// Front cache purge URL prefix, e.g. `http://front1/purge` (repeatable): sends
+        /// `PURGE <prefix>/<FILE_ID>` to each after the delete. Overrides the config file's
+        /// `purge_url = ...` lines. A failed purge exits non-zero; the file stays deleted.
+        #[arg(long = "purge", value_name = "URL_PREFIX")]
+        purge: Vec<String>,
+    },
     /// Decode FILE_ID like `fdfs_file_info`; asks the storage when needed or with --server.
     Info {
         file_id: String,
@@ -190,10 +199,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{id}");
         }
         Cmd::Download { file_id, out } => download(&client, &file_id, out).await?,
-        Cmd::Delete { file_id } => client
-            .delete(&file_id)
-            .await
-            .map_err(err("delete", &file_id))?,
+        Cmd::Delete { file_id, purge } => {
+            let urls = purge_urls(&purge, conf::path(&cli.trackers, cli.config.as_deref()))?;
+            purge::delete(&client, &file_id, &urls).await?
+        }
         Cmd::Info { file_id, server } => info::run(&client, &file_id, server).await?,
         Cmd::Monitor {
             action: Some(MonitorCmd::Delete { group, storage_id }),
@@ -242,6 +251,20 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `--purge` flags, else the config file's `purge_url` lines; checked before anything is
+/// deleted.
+fn purge_urls(flags: &[String], config: Option<&Path>) -> Result<Vec<purge::PurgeUrl>, String> {
+    if !flags.is_empty() {
+        return flags.iter().map(|u| purge::PurgeUrl::parse(u)).collect();
+    }
+    let Some(p) = config else {
+        return Ok(Vec::new());
+    };
+    let text =
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    purge::from_conf(&text).map_err(|e| format!("{}: {e}", p.display()))
 }
 
 /// Runs an admin command on every tracker; any failure fails the command.
