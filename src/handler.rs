@@ -16,12 +16,13 @@ use ngx::ffi::{
     NGX_DISABLE_SYMLINKS_ON, NGX_EACCES, NGX_ELOOP, NGX_EMLINK, NGX_ENAMETOOLONG, NGX_ENOENT,
     NGX_ENOTDIR, NGX_HTTP_BAD_REQUEST, NGX_HTTP_FORBIDDEN, NGX_HTTP_GET, NGX_HTTP_HEAD,
     NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND, NGX_LOG_CRIT,
-    NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
+    NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE, NGX_OK,
 };
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 
 use crate::conf::{DataDir, LocConf};
 use crate::ctx::{self, Decision};
+use crate::storedir::Recheck;
 use crate::Module;
 use crate::{beneath, fallback, response, token};
 
@@ -259,17 +260,30 @@ fn open_target(
 ) -> Result<(ngx_open_file_info_t, ngx_str_t), Status> {
     let path = copy_to_pool(r, &t.full).ok_or(status(NGX_HTTP_INTERNAL_SERVER_ERROR))?;
     if clcf.open_file_cache.is_null() {
-        if let Some(dir_fd) = t.data_dir.fd {
-            let rel =
-                CStr::from_bytes_with_nul(&t.rel).map_err(|_| status(NGX_HTTP_BAD_REQUEST))?;
-            match beneath::open_beneath(dir_fd, rel) {
-                Ok(fd) => return Ok((adopt_fd(r, clcf, fd, &path)?, path)),
-                Err(e) => match e.raw_os_error().unwrap_or(0) {
-                    libc::EXDEV | libc::ELOOP => return open_symlinked(r, clcf, t, path),
-                    libc::ENOSYS | libc::EPERM => {} // old kernel or seccomp: nginx's walk below
-                    errno => return Err(open_failed(r, clcf, errno, "openat2()", &path)),
-                },
+        let rel = CStr::from_bytes_with_nul(&t.rel).map_err(|_| status(NGX_HTTP_BAD_REQUEST))?;
+        let dir = &t.data_dir.handle;
+        // SAFETY: ngx_cached_time always points at a valid ngx_time_t in a running worker.
+        let now = unsafe { (*ngx::ffi::ngx_cached_time).sec };
+        if let Some(found) = dir.recheck_due(now) {
+            log_recheck(r, t, &found);
+        }
+        let mut opened = beneath::open_beneath(dir.fd(), rel);
+        if let Err(e) = &opened {
+            if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) {
+                let found = dir.recheck(now);
+                log_recheck(r, t, &found);
+                if matches!(found, Recheck::Reopened) {
+                    opened = beneath::open_beneath(dir.fd(), rel);
+                }
             }
+        }
+        match opened {
+            Ok(fd) => return Ok((adopt_fd(r, clcf, fd, &path)?, path)),
+            Err(e) => match e.raw_os_error().unwrap_or(0) {
+                libc::EXDEV | libc::ELOOP => return open_symlinked(r, clcf, t, path),
+                libc::ENOSYS | libc::EPERM => {} // old kernel or seccomp: nginx's walk below
+                errno => return Err(open_failed(r, clcf, errno, "openat2()", &path)),
+            },
         }
     }
     let mut of = open_file_info(clcf);
@@ -288,6 +302,27 @@ fn open_target(
             let failed = failed.to_string_lossy();
             Err(open_failed(r, clcf, errno as i32, &failed, &p))
         }
+    }
+}
+
+/// Says when the data directory was found replaced: the operator swapped or restored a disk
+/// and wants to know nginx follows.
+fn log_recheck(r: &ngx_http_request_t, t: &Target<'_>, found: &Recheck) {
+    let dir = String::from_utf8_lossy(&t.data_dir.path);
+    match found {
+        Recheck::Same | Recheck::Absent => {}
+        Recheck::Reopened => log(
+            r,
+            NGX_LOG_NOTICE,
+            0,
+            &format!("fastdfs: store data directory \"{dir}\" was replaced (new device/inode); serving the new one"),
+        ),
+        Recheck::Failed(e) => log(
+            r,
+            NGX_LOG_ERR,
+            0,
+            &format!("fastdfs: store data directory \"{dir}\" was replaced but the new one cannot be opened ({e}); still serving the old one"),
+        ),
     }
 }
 

@@ -13,7 +13,9 @@ mod handler;
 mod memc;
 mod modconf;
 mod peers;
+mod proxycheck;
 mod response;
+mod storedir;
 mod token;
 
 use std::ffi::c_char;

@@ -12,6 +12,9 @@ plan skip_all => 'TEST_NGINX_LOAD_MODULES does not name our module' unless $modu
 
 my $tmp = tempdir(CLEANUP => 1);
 mkdir "$tmp/$_" for qw(conf logs cache);
+# Stand-ins for the shipped configs' store paths (/data/fastdfs, /data2/fastdfs): nginx -t
+# refuses a store path without data/.
+mkdir "$tmp/$_" for qw(data data/fastdfs data/fastdfs/data data2 data2/fastdfs data2/fastdfs/data);
 
 # Debian's cache-purge module (libnginx-mod-http-cache-purge), which front-proxy-cache.conf
 # loads. It is built for the stock nginx only: another nginx refuses it as not binary
@@ -46,6 +49,7 @@ sub localize {
     $text =~ s{/var/log/nginx/}{$tmp/logs/}g;
     $text =~ s{/var/cache/nginx/}{$tmp/cache/}g;
     $text =~ s{/run/}{$tmp/logs/}g;
+    $text =~ s{ (/data2?/fastdfs)}{ $tmp$1}g;
     $text =~ s{^user .*$}{}m;
     $text =~ s{listen 80;}{listen 127.0.0.1:1985;}g;
     return $text;
