@@ -168,8 +168,11 @@ pub fn not_here(r: &mut ngx_http_request_t, lc: &LocConf, ctx: &mut Ctx, m: Miss
 /// search where every member answered 404 ends in 404.
 pub fn next_attempt(r: &mut ngx_http_request_t, lc: &LocConf, ctx: &mut Ctx) -> Status {
     let answered = last_upstream_status(r, ctx.states_before);
-    let peer =
-        String::from_utf8_lossy(ctx.candidates[usize::from(ctx.next)].as_bytes()).into_owned();
+    let peer = ctx
+        .candidates
+        .get(usize::from(ctx.next))
+        .map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned())
+        .unwrap_or_default();
     if answered == Some(NGX_HTTP_NOT_FOUND as usize) {
         log(
             r,

@@ -12,6 +12,7 @@ mod fallback;
 mod handler;
 mod memc;
 mod modconf;
+mod open;
 mod peers;
 mod proxycheck;
 mod response;
