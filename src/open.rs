@@ -12,7 +12,7 @@ use ngx::ffi::{
     ngx_pool_cleanup_file_t, ngx_read_ahead, ngx_str_t, NGX_DISABLE_SYMLINKS_ON, NGX_EACCES,
     NGX_ELOOP, NGX_EMLINK, NGX_ENAMETOOLONG, NGX_ENOENT, NGX_ENOTDIR, NGX_HTTP_BAD_REQUEST,
     NGX_HTTP_FORBIDDEN, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_FOUND, NGX_LOG_CRIT,
-    NGX_LOG_ERR, NGX_LOG_NOTICE, NGX_OK,
+    NGX_LOG_ERR, NGX_LOG_NOTICE, NGX_LOG_WARN, NGX_OK,
 };
 
 use crate::beneath;
@@ -39,23 +39,27 @@ pub(crate) fn open_target(
         if let Some(found) = dir.recheck_due(now) {
             log_recheck(r, t, &found);
         }
-        let mut opened = beneath::open_beneath(dir.fd(), rel);
-        if let Err(e) = &opened {
-            if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) {
-                let found = dir.recheck(now);
-                log_recheck(r, t, &found);
-                if matches!(found, Recheck::Reopened) {
-                    opened = beneath::open_beneath(dir.fd(), rel);
-                }
+        let mut opened = dir.fd().map(|fd| beneath::open_beneath(fd, rel));
+        let missing = match &opened {
+            None => true,
+            Some(Err(e)) => matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)),
+            Some(Ok(_)) => false,
+        };
+        if missing {
+            let found = dir.recheck(now);
+            log_recheck(r, t, &found);
+            if matches!(found, Recheck::Reopened) {
+                opened = dir.fd().map(|fd| beneath::open_beneath(fd, rel));
             }
         }
         match opened {
-            Ok(fd) => return Ok((adopt_fd(r, clcf, fd, &path)?, path)),
-            Err(e) => match e.raw_os_error().unwrap_or(0) {
+            Some(Ok(fd)) => return Ok((adopt_fd(r, clcf, fd, &path)?, path)),
+            Some(Err(e)) => match e.raw_os_error().unwrap_or(0) {
                 libc::EXDEV | libc::ELOOP => return open_symlinked(r, clcf, t, path),
                 libc::ENOSYS | libc::EPERM => {} // old kernel or seccomp: nginx's walk below
                 errno => return Err(open_failed(r, clcf, errno, "openat2()", &path)),
             },
+            None => {} // nothing at the store path now: nginx's open below says so (404)
         }
     }
     let mut of = open_file_info(clcf);
@@ -83,6 +87,12 @@ fn log_recheck(r: &ngx_http_request_t, t: &Target<'_>, found: &Recheck) {
     let dir = String::from_utf8_lossy(&t.data_dir.path);
     match found {
         Recheck::Same | Recheck::Absent => {}
+        Recheck::Gone => log(
+            r,
+            NGX_LOG_WARN,
+            0,
+            &format!("fastdfs: store data directory \"{dir}\" is gone; its files are not found until a directory is back at that path"),
+        ),
         Recheck::Reopened => log(
             r,
             NGX_LOG_NOTICE,

@@ -20,6 +20,7 @@ use crate::beneath;
 #[derive(Debug)]
 pub struct DirHandle {
     path: CString,
+    /// -1 while nothing is at the path (see [`Recheck::Gone`]).
     fd: Cell<RawFd>,
     /// `(st_dev, st_ino)` of the directory `fd` is open on.
     id: Cell<(u64, u64)>,
@@ -35,7 +36,10 @@ pub enum Recheck {
     Reopened,
     /// The path names another directory, which could not be opened; the old handle is kept.
     Failed(io::Error),
-    /// Nothing (or no directory) is at the path; the old handle is kept until one appears.
+    /// Nothing (or no directory) is at the path any more: the handle was closed, so that files
+    /// of a directory moved away are not served as the path's; nginx's open by path answers.
+    Gone,
+    /// Still nothing at the path.
     Absent,
 }
 
@@ -57,8 +61,9 @@ impl DirHandle {
         })
     }
 
-    pub fn fd(&self) -> RawFd {
-        self.fd.get()
+    /// The handle, unless nothing was at the path when last looked at.
+    pub fn fd(&self) -> Option<RawFd> {
+        Some(self.fd.get()).filter(|fd| *fd >= 0)
     }
 
     /// Rechecks the path if it was not looked at during the second `now`.
@@ -71,7 +76,15 @@ impl DirHandle {
         self.checked_at.set(now);
         let st = match beneath::stat(&self.path) {
             Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => st,
-            _ => return Recheck::Absent,
+            _ => {
+                let old = self.fd.replace(-1);
+                self.id.set((0, 0));
+                if old < 0 {
+                    return Recheck::Absent;
+                }
+                beneath::close(old);
+                return Recheck::Gone;
+            }
         };
         if (st.st_dev, st.st_ino) == self.id.get() {
             return Recheck::Same;
@@ -80,7 +93,10 @@ impl DirHandle {
             Ok(fd) => {
                 let id =
                     beneath::fstat(fd).map_or((st.st_dev, st.st_ino), |s| (s.st_dev, s.st_ino));
-                beneath::close(self.fd.replace(fd));
+                let old = self.fd.replace(fd);
+                if old >= 0 {
+                    beneath::close(old);
+                }
                 self.id.set(id);
                 Recheck::Reopened
             }
@@ -91,7 +107,9 @@ impl DirHandle {
 
 impl Drop for DirHandle {
     fn drop(&mut self) {
-        beneath::close(self.fd.get());
+        if let Some(fd) = self.fd() {
+            beneath::close(fd);
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 # A store path replaced under a running nginx (a disk swapped and re-mounted, a restore, a store
 # wiped and recreated): the directory at the path is renamed away and a new one put in its place.
 # nginx keeps serving the path, i.e. the new directory, without a reload: the old directory's
-# files are no longer served and the new one's are, also when they have the same names.
+# files are no longer served and the new one's are, also when they have the same names; a path
+# with no directory left serves nothing until one is back.
 # The blocks run in order on one nginx: only the first has a --- config (no restart after it).
 use Test::Nginx::Socket 'no_plan';
 use lib 't/fixtures';
@@ -27,6 +28,12 @@ sub put_store {
     }
     make_path("$store/data/00/00");
     FdfsStore::spew("$store/data/00/00/$_", $files{$_}) for keys %files;
+}
+
+# Takes the store directory away (renamed, like an unmounted disk) without a new one.
+sub take_store {
+    $swaps++;
+    rename $store, "$store-old-$swaps" or die "rename $store: $!\n";
 }
 
 remove_tree($store, glob("$store-old-*"));
@@ -90,3 +97,27 @@ was replaced (new device/inode); serving the new one
 --- request eval
 "GET /group1/M00/00/00/$::second"
 --- error_code: 404
+
+
+
+=== TEST 6: the store is taken away and nothing replaces it: a second later at most, its files are no longer served from the moved directory
+--- init
+take_store();
+select(undef, undef, undef, 1.1);    # a hit looks at the path again in the next second
+--- request eval
+"GET /group1/M00/00/00/$::same"
+--- error_code: 404
+--- error_log
+is gone; its files are not found until a directory is back at that path
+
+
+
+=== TEST 7: a store put back at the path is served again
+--- init
+put_store($::same => "fourth disk\n");
+--- request eval
+"GET /group1/M00/00/00/$::same"
+--- response_body
+fourth disk
+--- error_log
+was replaced (new device/inode); serving the new one
