@@ -71,6 +71,17 @@ pub fn fstat(fd: RawFd) -> io::Result<libc::stat> {
     }
 }
 
+pub fn stat(path: &CStr) -> io::Result<libc::stat> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten by stat.
+    let mut st: libc::stat = unsafe { mem::zeroed() };
+    // SAFETY: path is NUL-terminated and st a valid out-pointer for the duration of the call.
+    if unsafe { libc::stat(path.as_ptr(), &mut st) } < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(st)
+    }
+}
+
 pub fn close(fd: RawFd) {
     // SAFETY: the caller passes an fd it owns and never uses it again.
     unsafe { libc::close(fd) };

@@ -1,18 +1,17 @@
 //! Directives and the per-location configuration they build.
 
-use std::ffi::{c_char, c_void, CString};
-use std::os::fd::RawFd;
+use std::ffi::{c_char, c_void};
+use std::rc::Rc;
 
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
-use ngx::ffi::{
-    ngx_command_t, ngx_conf_t, ngx_pool_cleanup_add, ngx_str_t, NGX_LOG_EMERG, NGX_LOG_WARN,
-};
+use ngx::ffi::{ngx_command_t, ngx_conf_t, ngx_str_t, NGX_LOG_EMERG};
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 use ngx::ngx_conf_log_error;
 
 use crate::fallback::{Mode, Peer};
+use crate::handler;
+use crate::storedir::{self, DirHandle};
 use crate::token::TokenConf;
-use crate::{beneath, handler};
 
 /// Highest store path index a FastDFS name can carry (`M%02X`).
 const MAX_STORE_PATH_INDEX: usize = 255;
@@ -43,9 +42,9 @@ pub struct LocConf {
 pub struct DataDir {
     /// Without a trailing slash.
     pub path: Vec<u8>,
-    /// An `O_PATH` handle opened at configuration time and closed with the configuration cycle;
-    /// `None` when the directory could not be opened then.
-    pub fd: Option<RawFd>,
+    /// Opened when the configuration is read, closed when the last location using it is freed
+    /// with its configuration cycle.
+    pub handle: Rc<DirHandle>,
 }
 
 /// The store paths of one group served from this host.
@@ -85,6 +84,32 @@ impl LocConf {
         let stores = self.stores.as_deref().unwrap_or_default();
         let names: Vec<&str> = stores.iter().filter_map(|s| self.group_of(s)).collect();
         names.join(", ")
+    }
+
+    /// What a location serving files lacks: a store path, and the group its files belong to
+    /// (URLs with a group are matched against it, and the fallback asks that group's members).
+    fn check_serving(&self) -> Result<(), String> {
+        let stores = self.stores.as_deref().unwrap_or_default();
+        if stores.iter().all(|s| s.dirs.iter().all(Option::is_none)) {
+            return Err(
+                "no store path to serve: set \"fastdfs_store_path INDEX PATH\" (the \
+                 store_path<INDEX> of storage.conf) or \"fastdfs_conf mod_fastdfs.conf\" here \
+                 or in the enclosing server or http block"
+                    .into(),
+            );
+        }
+        if stores.iter().any(|s| self.group_of(s).is_none()) {
+            let why = if self.url_have_group_name() {
+                "URLs carry the group (fastdfs_url_have_group_name on)"
+            } else {
+                "files not synced here yet are asked for from its members"
+            };
+            return Err(format!(
+                "no group for the store paths: set \"fastdfs_group NAME\" (the group_name of \
+                 storage.conf); {why}"
+            ));
+        }
+        Ok(())
     }
 
     pub fn url_have_group_name(&self) -> bool {
@@ -203,8 +228,6 @@ pub unsafe extern "C" fn set_store_path(
         );
         return NGX_CONF_ERROR;
     }
-    let data_dir = data_dir_of(path);
-
     let stores = lc.stores.get_or_insert_with(Vec::new);
     let store_at = match stores.iter().position(|s| s.group == group) {
         Some(i) => i,
@@ -229,66 +252,27 @@ pub unsafe extern "C" fn set_store_path(
         );
         return NGX_CONF_ERROR;
     }
-    // SAFETY: cf is this directive's valid configuration.
-    let Ok(dir) = (unsafe { open_data_dir(cf, data_dir) }) else {
-        return NGX_CONF_ERROR;
+    let dir = match open_data_dir(path, "fastdfs_store_path") {
+        Ok(dir) => dir,
+        Err(msg) => {
+            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "{}", msg);
+            return NGX_CONF_ERROR;
+        }
     };
     dirs[index] = Some(dir);
     NGX_CONF_OK
 }
 
-/// `<store_path>/data` for `store_path` (absolute, trailing slashes ignored).
-pub fn data_dir_of(store_path: &[u8]) -> Vec<u8> {
-    let trimmed = match store_path.iter().rposition(|&b| b != b'/') {
-        Some(last) => &store_path[..=last],
-        None => &store_path[..0],
-    };
-    let mut data_dir = trimmed.to_vec();
-    data_dir.extend_from_slice(b"/data");
-    data_dir
-}
-
-/// Opens the handle used by `openat2` for a data directory, closed with the configuration
-/// cycle. A missing directory is only a warning: nginx may start before the storage daemon has
-/// created its tree, and requests then simply get 404.
-///
-/// # Safety
-/// `cf` must be a valid configuration being parsed.
-pub unsafe fn open_data_dir(cf: *mut ngx_conf_t, data_dir: Vec<u8>) -> Result<DataDir, ()> {
-    let shown = String::from_utf8_lossy(&data_dir).into_owned();
-    let fd = match CString::new(data_dir.clone()).map(|c| beneath::open_dir(&c)) {
-        Ok(Ok(fd)) => {
-            // SAFETY: cf->pool is the configuration cycle's pool; the cleanup closes the handle
-            // when that cycle is destroyed (reload or exit).
-            let cln = unsafe { ngx_pool_cleanup_add((*cf).pool, 0) };
-            if cln.is_null() {
-                beneath::close(fd);
-                return Err(());
-            }
-            // SAFETY: cln was just allocated by nginx and is ours to fill.
-            unsafe {
-                (*cln).handler = Some(close_dir_fd);
-                (*cln).data = fd as usize as *mut c_void;
-            }
-            Some(fd)
-        }
-        Ok(Err(e)) => {
-            ngx_conf_log_error!(
-                NGX_LOG_WARN,
-                cf,
-                "fastdfs: store path data directory \"{}\" cannot be opened (yet): {}",
-                shown,
-                e
-            );
-            None
-        }
-        Err(_) => return Err(()),
-    };
-    Ok(DataDir { path: data_dir, fd })
-}
-
-unsafe extern "C" fn close_dir_fd(data: *mut c_void) {
-    beneath::close(data as usize as RawFd);
+/// Opens the data directory of `store_path`; the error starts with `origin` (the directive, or
+/// the file and key it came from). A store path that is missing or holds no `data/` fails
+/// `nginx -t`: serving it would answer 404 for every file, which looks like lost data rather
+/// than the typo or unmounted disk it is.
+pub fn open_data_dir(store_path: &[u8], origin: &str) -> Result<DataDir, String> {
+    let (path, handle) = storedir::open_store(store_path).map_err(|m| format!("{origin}: {m}"))?;
+    Ok(DataDir {
+        path,
+        handle: Rc::new(handle),
+    })
 }
 
 pub unsafe extern "C" fn set_url_have_group_name(
@@ -442,13 +426,12 @@ pub unsafe extern "C" fn merge_loc_conf(
         return NGX_CONF_ERROR;
     }
     if lc.enabled {
-        let stores = lc.stores.as_deref().unwrap_or_default();
-        if lc.url_have_group_name() && stores.iter().any(|s| lc.group_of(s).is_none()) {
-            ngx_conf_log_error!(
-                NGX_LOG_EMERG,
-                cf,
-                "ngx_fastdfs_module with \"fastdfs_url_have_group_name on\" needs \"fastdfs_group\""
-            );
+        if let Err(msg) = lc.check_serving() {
+            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "ngx_fastdfs_module: {}", msg);
+            return NGX_CONF_ERROR;
+        }
+        // SAFETY: cf is the configuration being merged.
+        if unsafe { crate::proxycheck::check(cf, lc) }.is_err() {
             return NGX_CONF_ERROR;
         }
     }

@@ -64,6 +64,12 @@ pub struct Ctx {
     pub decision: Decision,
     pub count: u8,
     pub next: u8,
+    /// A member tried so far could not be reached (or failed): all others then answering 404
+    /// is a 502, not a proof that the file is gone.
+    pub unreachable: bool,
+    /// `r->upstream_states->nelts` when the current attempt was handed to the proxy location:
+    /// an attempt that adds no state never reached a member.
+    pub states_before: usize,
     /// HTTP addresses (`host:port`) of the members to try, source first.
     pub candidates: [ngx_str_t; MAX_CANDIDATES],
 }

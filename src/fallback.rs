@@ -41,7 +41,7 @@ pub const DEFAULT_MAX_DELAY: i64 = 86_400;
 pub const DEFAULT_PROXY_LOCATION: &str = "@fastdfs_peer";
 
 /// This host's IPv4 addresses, read once per worker: a file whose source is one of them and is
-/// missing is simply not found.
+/// missing was lost here, so only the other members can have it.
 fn local_ips() -> &'static [Ipv4Addr] {
     static IPS: OnceLock<Vec<Ipv4Addr>> = OnceLock::new();
     IPS.get_or_init(|| {
@@ -106,10 +106,8 @@ pub fn not_here(r: &mut ngx_http_request_t, lc: &LocConf, ctx: &mut Ctx, m: Miss
         return not_found(ctx);
     };
     let local = local_ips();
+    let own = local.contains(&source);
     if !m.other_group {
-        if local.contains(&source) {
-            return not_found(ctx);
-        }
         // SAFETY: ngx_cached_time always points at a valid ngx_time_t in a running worker.
         let now = unsafe { (*ngx::ffi::ngx_cached_time).sec };
         let max_delay = lc.sync_max_delay.unwrap_or(DEFAULT_MAX_DELAY);
@@ -119,7 +117,9 @@ pub fn not_here(r: &mut ngx_http_request_t, lc: &LocConf, ctx: &mut Ctx, m: Miss
     }
     let peers = lc.peers.as_deref().unwrap_or_default();
     let in_group = || peers.iter().filter(|p| p.group == m.group);
-    if !in_group().any(|p| p.ip == source) {
+    // A file this host uploaded and no longer has (its store was wiped and is being refilled)
+    // is on the members it was synced to: ask them.
+    if !own && !in_group().any(|p| p.ip == source) {
         let msg = format!(
             "fastdfs: source {source} of the file is not a configured member of {} (fastdfs_peer); not proxied",
             m.group
@@ -128,10 +128,11 @@ pub fn not_here(r: &mut ngx_http_request_t, lc: &LocConf, ctx: &mut Ctx, m: Miss
         return not_found(ctx);
     }
     let ordered = in_group()
-        .filter(|p| p.ip == source)
+        .filter(|p| p.ip == source && !own)
         .chain(in_group().filter(|p| p.ip != source && !local.contains(&p.ip)));
     let port = local_port(r);
     ctx.count = 0;
+    ctx.unreachable = false;
     for peer in ordered.take(MAX_CANDIDATES) {
         let addr = match &peer.addr {
             Some(a) => a.clone(),
@@ -142,6 +143,15 @@ pub fn not_here(r: &mut ngx_http_request_t, lc: &LocConf, ctx: &mut Ctx, m: Miss
         };
         ctx.candidates[usize::from(ctx.count)] = s;
         ctx.count += 1;
+    }
+    if ctx.count == 0 {
+        log(
+            r,
+            NGX_LOG_INFO,
+            0,
+            &format!("fastdfs: file of this host is missing and {} has no other member configured (fastdfs_peer)", m.group),
+        );
+        return not_found(ctx);
     }
     ctx.next = 0;
     match lc.response_mode.unwrap_or(Mode::Proxy) {
@@ -154,14 +164,42 @@ pub fn not_here(r: &mut ngx_http_request_t, lc: &LocConf, ctx: &mut Ctx, m: Miss
 }
 
 /// Called again (from the location named in `error_page` after a failed attempt): next member.
+/// A member's 404 moves on like a failure does (it may lag as this host does), but only a
+/// search where every member answered 404 ends in 404.
 pub fn next_attempt(r: &mut ngx_http_request_t, lc: &LocConf, ctx: &mut Ctx) -> Status {
+    let answered = last_upstream_status(r, ctx.states_before);
+    let peer = ctx
+        .candidates
+        .get(usize::from(ctx.next))
+        .map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned())
+        .unwrap_or_default();
+    if answered == Some(NGX_HTTP_NOT_FOUND as usize) {
+        log(
+            r,
+            NGX_LOG_INFO,
+            0,
+            &format!("fastdfs: group member {peer} does not have the file (404) either"),
+        );
+    } else {
+        ctx.unreachable = true;
+    }
     ctx.next += 1;
     if ctx.next >= ctx.count {
+        if !ctx.unreachable {
+            log(
+                r,
+                NGX_LOG_WARN,
+                0,
+                "fastdfs: no group member has the file (every one answered 404)",
+            );
+            ctx.decision = Decision::NotFound;
+            return status(NGX_HTTP_NOT_FOUND);
+        }
         log(
             r,
             NGX_LOG_ERR,
             0,
-            "fastdfs: every group member failed for a file not synced here",
+            "fastdfs: every group member failed for a file not synced here (none had it, some could not be asked)",
         );
         ctx.decision = Decision::PeersFailed;
         return status(NGX_HTTP_BAD_GATEWAY);
@@ -169,7 +207,35 @@ pub fn next_attempt(r: &mut ngx_http_request_t, lc: &LocConf, ctx: &mut Ctx) -> 
     proxy(r, lc, ctx)
 }
 
-fn proxy(r: &mut ngx_http_request_t, lc: &LocConf, ctx: &Ctx) -> Status {
+/// The status the proxy recorded for the attempt that started with `before` upstream states.
+fn last_upstream_status(r: &ngx_http_request_t, before: usize) -> Option<usize> {
+    let states = r.upstream_states;
+    if states.is_null() {
+        return None;
+    }
+    // SAFETY: upstream_states is the request's array of ngx_http_upstream_state_t, appended by
+    // the upstream module and never shrunk.
+    unsafe {
+        let n = (*states).nelts;
+        if n <= before {
+            return None;
+        }
+        let all = (*states).elts.cast::<ngx::ffi::ngx_http_upstream_state_t>();
+        Some((*all.add(n - 1)).status)
+    }
+}
+
+fn upstream_states_len(r: &ngx_http_request_t) -> usize {
+    if r.upstream_states.is_null() {
+        0
+    } else {
+        // SAFETY: a non-NULL upstream_states is the request's valid ngx_array_t.
+        unsafe { (*r.upstream_states).nelts }
+    }
+}
+
+fn proxy(r: &mut ngx_http_request_t, lc: &LocConf, ctx: &mut Ctx) -> Status {
+    ctx.states_before = upstream_states_len(r);
     let name = lc
         .proxy_location
         .as_deref()

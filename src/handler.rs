@@ -1,32 +1,23 @@
 //! The content handler: validate the URI, open the file below its store path, and let nginx's
 //! header and body filters (not-modified, range, sendfile) do the rest, as for static files.
 
-use std::ffi::CStr;
 use std::fmt::Write as _;
-use std::mem;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 use std::ptr;
 
 use fdfs_proto::fileid;
 use ngx::ffi::{
-    ngx_directio_on, ngx_err_t, ngx_http_core_loc_conf_t, ngx_http_request_t, ngx_int_t,
-    ngx_open_cached_file, ngx_open_file_info_t, ngx_pnalloc, ngx_pool_cleanup_add,
-    ngx_pool_cleanup_file, ngx_pool_cleanup_file_t, ngx_read_ahead, ngx_str_t, ngx_uint_t,
-    NGX_DISABLE_SYMLINKS_ON, NGX_EACCES, NGX_ELOOP, NGX_EMLINK, NGX_ENAMETOOLONG, NGX_ENOENT,
-    NGX_ENOTDIR, NGX_HTTP_BAD_REQUEST, NGX_HTTP_FORBIDDEN, NGX_HTTP_GET, NGX_HTTP_HEAD,
-    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND, NGX_LOG_CRIT,
-    NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
+    ngx_err_t, ngx_http_core_loc_conf_t, ngx_http_request_t, ngx_int_t, ngx_pnalloc, ngx_str_t,
+    ngx_uint_t, NGX_HTTP_BAD_REQUEST, NGX_HTTP_FORBIDDEN, NGX_HTTP_GET, NGX_HTTP_HEAD,
+    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND, NGX_LOG_ERR,
+    NGX_LOG_INFO,
 };
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 
 use crate::conf::{DataDir, LocConf};
 use crate::ctx::{self, Decision};
+use crate::open::{open_cached, open_failed, open_file_info, open_target};
 use crate::Module;
-use crate::{beneath, fallback, response, token};
-
-/// nginx's `NGX_MIN_READ_AHEAD`: below this size read-ahead hints are not worth a syscall.
-const MIN_READ_AHEAD: i64 = 128 * 1024;
+use crate::{fallback, response, token};
 
 pub(crate) type Status = isize;
 
@@ -35,16 +26,16 @@ pub(crate) const fn status(code: u32) -> Status {
 }
 
 /// A validated request for a file of a configured store path.
-struct Target<'c> {
-    data_dir: &'c DataDir,
+pub(crate) struct Target<'c> {
+    pub(crate) data_dir: &'c DataDir,
     /// `HH/HH/<name>` + NUL, relative to the data directory.
-    rel: Vec<u8>,
+    pub(crate) rel: Vec<u8>,
     /// `<data dir>/HH/HH/<name>` + NUL.
-    full: Vec<u8>,
+    pub(crate) full: Vec<u8>,
     /// `Mxx/HH/HH/<name>`: what tokens are computed over.
-    logical: String,
+    pub(crate) logical: String,
     /// The file's group, when known.
-    group: Option<String>,
+    pub(crate) group: Option<String>,
 }
 
 /// Why `resolve` found no local file to open.
@@ -245,178 +236,8 @@ fn send_fail_file(
     response::send_file(r, path, &of, &response::Extras::default())
 }
 
-fn show(path: &ngx_str_t) -> std::borrow::Cow<'_, str> {
+pub(crate) fn show(path: &ngx_str_t) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(path.as_bytes())
-}
-
-/// Opens the target, preferring one `openat2(RESOLVE_BENEATH)` when the open file cache is off,
-/// else nginx's cached open with symlinks refused below the data directory. A symlink is served
-/// only if its real target is inside the data directory (FastDFS links point at other files).
-fn open_target(
-    r: &mut ngx_http_request_t,
-    clcf: &ngx_http_core_loc_conf_t,
-    t: &Target<'_>,
-) -> Result<(ngx_open_file_info_t, ngx_str_t), Status> {
-    let path = copy_to_pool(r, &t.full).ok_or(status(NGX_HTTP_INTERNAL_SERVER_ERROR))?;
-    if clcf.open_file_cache.is_null() {
-        if let Some(dir_fd) = t.data_dir.fd {
-            let rel =
-                CStr::from_bytes_with_nul(&t.rel).map_err(|_| status(NGX_HTTP_BAD_REQUEST))?;
-            match beneath::open_beneath(dir_fd, rel) {
-                Ok(fd) => return Ok((adopt_fd(r, clcf, fd, &path)?, path)),
-                Err(e) => match e.raw_os_error().unwrap_or(0) {
-                    libc::EXDEV | libc::ELOOP => return open_symlinked(r, clcf, t, path),
-                    libc::ENOSYS | libc::EPERM => {} // old kernel or seccomp: nginx's walk below
-                    errno => return Err(open_failed(r, clcf, errno, "openat2()", &path)),
-                },
-            }
-        }
-    }
-    let mut of = open_file_info(clcf);
-    of.disable_symlinks_from = t.data_dir.path.len();
-    let mut p = path;
-    if open_cached(r, clcf, &mut p, &mut of) {
-        return Ok((of, p));
-    }
-    match of.err as u32 {
-        // ENOTDIR: nginx's walk met a symlinked sub-directory (O_NOFOLLOW|O_DIRECTORY).
-        NGX_ELOOP | NGX_EMLINK | NGX_ENOTDIR => open_symlinked(r, clcf, t, p),
-        0 => Err(status(NGX_HTTP_INTERNAL_SERVER_ERROR)),
-        errno => {
-            // SAFETY: `failed` is a static C string set by ngx_open_cached_file on error.
-            let failed = unsafe { CStr::from_ptr(of.failed.cast()) };
-            let failed = failed.to_string_lossy();
-            Err(open_failed(r, clcf, errno as i32, &failed, &p))
-        }
-    }
-}
-
-/// Maps an open error to the status nginx's static module gives it, logging as it does.
-fn open_failed(
-    r: &ngx_http_request_t,
-    clcf: &ngx_http_core_loc_conf_t,
-    errno: i32,
-    call: &str,
-    path: &ngx_str_t,
-) -> Status {
-    let (level, code) = match errno as u32 {
-        NGX_ENOENT | NGX_ENOTDIR | NGX_ENAMETOOLONG => (NGX_LOG_ERR, NGX_HTTP_NOT_FOUND),
-        NGX_EACCES | NGX_ELOOP | NGX_EMLINK => (NGX_LOG_ERR, NGX_HTTP_FORBIDDEN),
-        _ => (NGX_LOG_CRIT, NGX_HTTP_INTERNAL_SERVER_ERROR),
-    };
-    if code != NGX_HTTP_NOT_FOUND || clcf.log_not_found != 0 {
-        let msg = format!("{call} \"{}\" failed", show(path));
-        log(r, level, errno as ngx_err_t, &msg);
-    }
-    status(code)
-}
-
-/// The slow path for a symlink: serve its real path if that stays inside the data directory.
-fn open_symlinked(
-    r: &mut ngx_http_request_t,
-    clcf: &ngx_http_core_loc_conf_t,
-    t: &Target<'_>,
-    path: ngx_str_t,
-) -> Result<(ngx_open_file_info_t, ngx_str_t), Status> {
-    let real = match canonical_inside(&t.data_dir.path, path.as_bytes()) {
-        Ok(real) => real,
-        Err(Some(errno)) => return Err(open_failed(r, clcf, errno, "realpath()", &path)),
-        Err(None) => {
-            let msg = format!(
-                "fastdfs: \"{}\" resolves outside the store path, refused",
-                show(&path)
-            );
-            log(r, NGX_LOG_ERR, 0, &msg);
-            return Err(status(NGX_HTTP_FORBIDDEN));
-        }
-    };
-    let mut real = copy_to_pool(r, &real).ok_or(status(NGX_HTTP_INTERNAL_SERVER_ERROR))?;
-    let mut of = open_file_info(clcf);
-    // A canonical path has no links left: refusing any now closes the race with a swapped link.
-    of.disable_symlinks_from = 0;
-    if open_cached(r, clcf, &mut real, &mut of) {
-        Ok((of, real))
-    } else {
-        Err(open_failed(r, clcf, of.err, "open()", &real))
-    }
-}
-
-fn open_file_info(clcf: &ngx_http_core_loc_conf_t) -> ngx_open_file_info_t {
-    // SAFETY: ngx_open_file_info_t is a plain C struct whose documented initial state is all
-    // zeroes (nginx itself ngx_memzero()s it).
-    let mut of: ngx_open_file_info_t = unsafe { mem::zeroed() };
-    of.read_ahead = clcf.read_ahead;
-    of.directio = clcf.directio;
-    of.valid = clcf.open_file_cache_valid;
-    of.min_uses = clcf.open_file_cache_min_uses;
-    of.set_errors(u32::from(clcf.open_file_cache_errors != 0));
-    of.set_events(u32::from(clcf.open_file_cache_events != 0));
-    of.set_disable_symlinks(NGX_DISABLE_SYMLINKS_ON);
-    of
-}
-
-/// nginx's cached open; true on success (`of` then describes the file).
-fn open_cached(
-    r: &mut ngx_http_request_t,
-    clcf: &ngx_http_core_loc_conf_t,
-    path: &mut ngx_str_t,
-    of: &mut ngx_open_file_info_t,
-) -> bool {
-    // SAFETY: path is NUL-terminated pool memory that outlives the request; the cache pointer
-    // comes from the core location conf (NULL means "no cache", which nginx handles).
-    let rc = unsafe { ngx_open_cached_file(clcf.open_file_cache, path, of, r.pool) };
-    rc == NGX_OK as ngx_int_t
-}
-
-/// Makes an fd we opened look like one from nginx's uncached open: closed with the request pool,
-/// described by an `ngx_open_file_info_t`, with directio and read-ahead applied the same way.
-fn adopt_fd(
-    r: &mut ngx_http_request_t,
-    clcf: &ngx_http_core_loc_conf_t,
-    fd: i32,
-    path: &ngx_str_t,
-) -> Result<ngx_open_file_info_t, Status> {
-    // SAFETY: the cleanup is allocated from the request pool and closes `fd` exactly once when
-    // the request is freed; `path` is pool memory with the same lifetime.
-    unsafe {
-        let cln = ngx_pool_cleanup_add(r.pool, mem::size_of::<ngx_pool_cleanup_file_t>());
-        if cln.is_null() {
-            beneath::close(fd);
-            return Err(status(NGX_HTTP_INTERNAL_SERVER_ERROR));
-        }
-        let clnf = (*cln).data.cast::<ngx_pool_cleanup_file_t>();
-        (*clnf).fd = fd;
-        (*clnf).name = path.data;
-        (*clnf).log = (*r.connection).log;
-        (*cln).handler = Some(ngx_pool_cleanup_file);
-    }
-    let st = match beneath::fstat(fd) {
-        Ok(st) => st,
-        Err(e) => {
-            let errno = e.raw_os_error().unwrap_or(0);
-            return Err(open_failed(r, clcf, errno, "fstat()", path));
-        }
-    };
-    let mut of = open_file_info(clcf);
-    of.fd = fd;
-    of.uniq = st.st_ino;
-    of.mtime = st.st_mtime;
-    of.size = st.st_size;
-    of.fs_size = st.st_blocks * 512;
-    let mode = st.st_mode & libc::S_IFMT;
-    of.set_is_file(u32::from(mode == libc::S_IFREG));
-    of.set_is_dir(u32::from(mode == libc::S_IFDIR));
-    if of.is_file() != 0 {
-        // SAFETY: fd is a regular file we own; both calls only set advisory flags on it.
-        unsafe {
-            if of.directio <= of.size && ngx_directio_on(fd) != -1 {
-                of.set_is_directio(1);
-            } else if of.read_ahead != 0 && of.size > MIN_READ_AHEAD {
-                ngx_read_ahead(fd, of.read_ahead);
-            }
-        }
-    }
-    Ok(of)
 }
 
 /// Copies NUL-terminated bytes into the request pool; the returned length excludes the NUL.
@@ -433,21 +254,4 @@ pub(crate) fn copy_to_pool(r: &mut ngx_http_request_t, bytes_with_nul: &[u8]) ->
             data: p,
         })
     }
-}
-
-/// The real path of `path` (NUL-terminated on return) if it lies strictly inside `data_dir`;
-/// `Err(Some(errno))` when it cannot be resolved, `Err(None)` when it resolves outside.
-fn canonical_inside(data_dir: &[u8], path: &[u8]) -> Result<Vec<u8>, Option<i32>> {
-    let resolve = |p: &[u8]| {
-        std::fs::canonicalize(Path::new(std::ffi::OsStr::from_bytes(p)))
-            .map_err(|e| Some(e.raw_os_error().unwrap_or(libc::EIO)))
-    };
-    let real_dir = resolve(data_dir)?;
-    let real = resolve(path)?;
-    if !real.starts_with(&real_dir) || real == real_dir {
-        return Err(None);
-    }
-    let mut out = real.as_os_str().as_bytes().to_vec();
-    out.push(0);
-    Ok(out)
 }

@@ -12,8 +12,11 @@ mod fallback;
 mod handler;
 mod memc;
 mod modconf;
+mod open;
 mod peers;
+mod proxycheck;
 mod response;
+mod storedir;
 mod token;
 
 use std::ffi::c_char;

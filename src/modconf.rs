@@ -10,7 +10,7 @@ use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::ffi::{ngx_command_t, ngx_conf_t, NGX_LOG_EMERG, NGX_LOG_WARN};
 use ngx::ngx_conf_log_error;
 
-use crate::conf::{args, data_dir_of, loc_conf, open_data_dir, GroupStore, LocConf};
+use crate::conf::{args, loc_conf, open_data_dir, GroupStore, LocConf};
 use crate::fallback::Mode;
 
 /// Where `name` is: absolute, or relative to the directory of nginx.conf (like `include`).
@@ -61,8 +61,7 @@ pub unsafe extern "C" fn set_conf(
     for w in &mc.warnings {
         ngx_conf_log_error!(NGX_LOG_WARN, cf, "fastdfs_conf {}: {}", path.display(), w);
     }
-    // SAFETY: as above.
-    match unsafe { apply(cf, lc, mc, &path) } {
+    match apply(lc, mc, &path) {
         Ok(()) => NGX_CONF_OK,
         Err(e) => {
             ngx_conf_log_error!(NGX_LOG_EMERG, cf, "fastdfs_conf: {}", e);
@@ -72,23 +71,14 @@ pub unsafe extern "C" fn set_conf(
 }
 
 /// Fills what the level has not set itself.
-///
-/// # Safety
-/// `cf` must be a valid configuration being parsed.
-unsafe fn apply(
-    cf: *mut ngx_conf_t,
-    lc: &mut LocConf,
-    mc: ModConf,
-    path: &Path,
-) -> Result<(), String> {
+fn apply(lc: &mut LocConf, mc: ModConf, path: &Path) -> Result<(), String> {
     if lc.stores.is_none() {
         let mut stores = Vec::new();
         for g in &mc.groups {
             let mut dirs = Vec::new();
-            for p in &g.store_paths {
-                // SAFETY: guaranteed by the caller.
-                let dir = unsafe { open_data_dir(cf, data_dir_of(p.as_bytes())) }
-                    .map_err(|()| "out of memory".to_string())?;
+            for (i, p) in g.store_paths.iter().enumerate() {
+                let origin = format!("{}: store_path{i}", path.display());
+                let dir = open_data_dir(p.as_bytes(), &origin)?;
                 dirs.push(Some(dir));
             }
             stores.push(GroupStore {

@@ -28,22 +28,22 @@ PeerNginx::start(<<"_EOC_", "127.0.0.2:$ENV{TEST_NGINX_PEER_A_PORT}", "127.0.0.3
     }
 _EOC_
 
-our $proxy_locations = <<'_EOC_';
+# The fallback locations exactly as nginx-conf/storage-node.conf ships them: what is tested is
+# what operators install.
+our $fallback = do {
+    open my $fh, '<', 'nginx-conf/storage-node.conf' or die "nginx-conf/storage-node.conf: $!\n";
+    my $text = do { local $/; <$fh> };
+    my @locs = $text =~ /^(\s*location \@fastdfs_(?:peer|next) \{\n.*?^\s*\}\n)/msg;
+    @locs == 2 or die "storage-node.conf: no \@fastdfs_peer and \@fastdfs_next locations\n";
+    join '', @locs;
+};
+
+our $proxy_locations = <<'_EOC_' . $fallback;
     location /group1/ {
         ngx_fastdfs_module;
         add_header X-Decision $fastdfs_decision;
         add_header X-Source $fastdfs_source;
         add_header X-Size $fastdfs_file_size;
-    }
-    location @fastdfs_peer {
-        proxy_pass http://$fastdfs_peer$fastdfs_peer_uri;
-        proxy_connect_timeout 2s;
-        recursive_error_pages on;
-        error_page 502 504 = @fastdfs_next;
-        add_header X-Fdfs-Peer $fastdfs_peer always;
-    }
-    location @fastdfs_next {
-        ngx_fastdfs_module;
     }
 _EOC_
 
@@ -90,7 +90,8 @@ hello fastdfs
 
 
 === TEST 3: the source is down: the next member of the group serves it
---- config
+--- config eval
+<<'_EOC_' . $::fallback;
     fastdfs_group group1;
     fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE;
     fastdfs_url_have_group_name on;
@@ -98,12 +99,7 @@ hello fastdfs
     fastdfs_peer group1 127.0.0.2 127.0.0.2:1;
     fastdfs_peer group1 127.0.0.3 127.0.0.3:$TEST_NGINX_PEER_B_PORT;
     location /group1/ { ngx_fastdfs_module; }
-    location @fastdfs_peer {
-        proxy_pass http://$fastdfs_peer$fastdfs_peer_uri;
-        recursive_error_pages on;
-        error_page 502 504 = @fastdfs_next;
-    }
-    location @fastdfs_next { ngx_fastdfs_module; }
+_EOC_
 --- request
 GET /group1/M00/00/00/fwAAAmsCPlyAId4qAAAAD15MMys299.txt
 --- response_headers
@@ -117,7 +113,8 @@ proxying to group member 127.0.0.3:
 
 
 === TEST 4: every member down is a 502
---- config
+--- config eval
+<<'_EOC_' . $::fallback;
     fastdfs_group group1;
     fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE;
     fastdfs_url_have_group_name on;
@@ -125,12 +122,7 @@ proxying to group member 127.0.0.3:
     fastdfs_peer group1 127.0.0.2 127.0.0.2:1;
     fastdfs_peer group1 127.0.0.3 127.0.0.3:1;
     location /group1/ { ngx_fastdfs_module; }
-    location @fastdfs_peer {
-        proxy_pass http://$fastdfs_peer$fastdfs_peer_uri;
-        recursive_error_pages on;
-        error_page 502 504 = @fastdfs_next;
-    }
-    location @fastdfs_next { ngx_fastdfs_module; }
+_EOC_
 --- request
 GET /group1/M00/00/00/fwAAAmsCPlyAId4qAAAAD15MMys299.txt
 --- error_code: 502
@@ -187,6 +179,7 @@ Location: http://127.0.0.2:8080/group1/M00/00/00/fwAAAmsCPlyAPZMKAAAAEY14mZc296.
     fastdfs_sync_max_delay 1s;
     fastdfs_peer group1 127.0.0.2 127.0.0.2:$TEST_NGINX_PEER_A_PORT;
     location /group1/ { ngx_fastdfs_module; }
+    location @fastdfs_peer { proxy_pass http://$fastdfs_peer$fastdfs_peer_uri; }
 --- request
 GET /group1/M00/00/00/fwAAAmsCPlyAPZMKAAAAEY14mZc296.txt
 --- error_code: 404
@@ -221,3 +214,65 @@ synced to peer A
 [200, 206]
 --- response_body eval
 ["", "synced"]
+
+
+
+=== TEST 11: the source lags (404): the next member, which has the file, serves it
+--- request
+GET /group1/M00/00/00/fwAAAmsCPlyAId4qAAAAD15MMys299.txt
+--- response_headers
+X-Served-By: peerB
+--- response_body
+only on peer B
+--- error_log eval
+[qr/group member 127\.0\.0\.2:\d+ does not have the file \(404\) either/, qr/proxying to group member 127\.0\.0\.3:/]
+
+
+
+=== TEST 12: every member answers 404: a 404, after asking each of them
+--- request
+GET /group1/M00/00/05/fwAAAmsCPlyAPZMKAAAAEY14mZc296.txt
+--- error_code: 404
+--- error_log eval
+[qr/proxying to group member 127\.0\.0\.2:/, qr/proxying to group member 127\.0\.0\.3:/, qr/no group member has the file \(every one answered 404\)/]
+
+
+
+=== TEST 13: one member down, the other answers 404: a 502, not a 404 (the down one may have it)
+--- config eval
+<<'_EOC_' . $::fallback;
+    fastdfs_group group1;
+    fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE;
+    fastdfs_url_have_group_name on;
+    fastdfs_sync_max_delay 100y;
+    fastdfs_peer group1 127.0.0.2 127.0.0.2:$TEST_NGINX_PEER_A_PORT;
+    fastdfs_peer group1 127.0.0.3 127.0.0.3:1;
+    location /group1/ { ngx_fastdfs_module; }
+_EOC_
+--- request eval
+["GET /group1/M00/00/05/fwAAAmsCPlyAPZMKAAAAEY14mZc296.txt", "GET /group1/M00/00/05/fwAAAmsCPlyAId4qAAAAD15MMys299.txt"]
+--- error_code eval
+[502, 502]
+--- error_log
+none had it, some could not be asked
+
+
+
+=== TEST 14: a file of this host missing here (its store was wiped) is fetched from another member
+--- request
+GET /group1/M00/00/03/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt
+--- response_headers
+X-Served-By: peerA
+--- response_body
+own file, back from peer A
+--- error_log
+proxying to group member 127.0.0.2:
+
+
+
+=== TEST 15: a file of this host missing here and on every member is a 404
+--- request
+GET /group1/M00/00/06/fwAAAWsCHZSABJ6TAAAADg4Qul0712.txt
+--- error_code: 404
+--- error_log
+no group member has the file (every one answered 404)

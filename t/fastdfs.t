@@ -332,6 +332,7 @@ outside the store
 
 === TEST 29: without the group in the URL, /M00/... is served
 --- config
+    fastdfs_group group1;
     fastdfs_store_path 0 $TEST_NGINX_FDFS_STORE;
     location /M00/ {
         ngx_fastdfs_module;

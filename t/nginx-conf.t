@@ -12,6 +12,9 @@ plan skip_all => 'TEST_NGINX_LOAD_MODULES does not name our module' unless $modu
 
 my $tmp = tempdir(CLEANUP => 1);
 mkdir "$tmp/$_" for qw(conf logs cache);
+# Stand-ins for the shipped configs' store paths (/data/fastdfs, /data2/fastdfs): nginx -t
+# refuses a store path without data/.
+mkdir "$tmp/$_" for qw(data data/fastdfs data/fastdfs/data data2 data2/fastdfs data2/fastdfs/data);
 
 # Debian's cache-purge module (libnginx-mod-http-cache-purge), which front-proxy-cache.conf
 # loads. It is built for the stock nginx only: another nginx refuses it as not binary
@@ -46,6 +49,7 @@ sub localize {
     $text =~ s{/var/log/nginx/}{$tmp/logs/}g;
     $text =~ s{/var/cache/nginx/}{$tmp/cache/}g;
     $text =~ s{/run/}{$tmp/logs/}g;
+    $text =~ s{ (/data2?/fastdfs)}{ $tmp$1}g;
     $text =~ s{^user .*$}{}m;
     $text =~ s{listen 80;}{listen 127.0.0.1:1985;}g;
     return $text;
@@ -100,6 +104,33 @@ push @bad, ["fastdfs_conf $tmp/conf/mod_fastdfs.conf;",
     qr{\Q$tmp/conf/mod_fastdfs.conf:3: response_mode: "proxied" is neither proxy nor redirect\E}];
 push @bad, ["fastdfs_conf $tmp/conf/absent.conf;", qr/fastdfs_conf: cannot read/];
 
+# What a location serving files must have, checked before nginx starts: a real store path (a
+# directory holding data/, as fdfs_storaged leaves it) and the group it belongs to; and, when it
+# proxies files not synced here yet, the named location it proxies through.
+mkdir "$tmp/nodata";
+my $store = "$tmp/data/fastdfs";
+my $serve = 'location /group1/ { ngx_fastdfs_module; }';
+open my $nfh, '>', "$tmp/conf/mod_nostore.conf" or die $!;
+print {$nfh} "group_name=group1\nstore_path_count=1\nstore_path0=$tmp/nodata\n";
+close $nfh;
+push @bad,
+    [$serve, qr/ngx_fastdfs_module: no store path to serve: set "fastdfs_store_path INDEX PATH"/, 8],
+    ["fastdfs_store_path 0 $store; $serve", qr/ngx_fastdfs_module: no group for the store paths: set "fastdfs_group NAME"/, 8],
+    ["fastdfs_group group1; fastdfs_store_path 0 $tmp/no/such/store;",
+        qr{fastdfs_store_path: store path "\Q$tmp\E/no/such/store" does not exist}],
+    ["fastdfs_group group1; fastdfs_store_path 0 $tmp/nodata;",
+        qr{"\Q$tmp\E/nodata" is not a FastDFS store path: it has no data/ directory}],
+    ["fastdfs_conf $tmp/conf/mod_nostore.conf;",
+        qr{\Q$tmp/conf/mod_nostore.conf: store_path0: "$tmp/nodata\E" is not a FastDFS store path}],
+    ["fastdfs_group group1; fastdfs_store_path 0 $store; fastdfs_peer group1 192.0.2.12; $serve",
+        qr/the fallback location "\@fastdfs_peer" \(fastdfs_proxy_location\) is not defined in this server/, 8],
+    ["fastdfs_group group1; fastdfs_store_path 0 $store; fastdfs_peer group1 192.0.2.12; "
+        . "fastdfs_proxy_location \@member; $serve location \@fastdfs_peer { proxy_pass http://\$fastdfs_peer; }",
+        qr/the fallback location "\@member" \(fastdfs_proxy_location\) is not defined/, 8],
+    ["fastdfs_group group1; fastdfs_store_path 0 $store; fastdfs_peer group1 192.0.2.12; $serve "
+        . 'location @fastdfs_peer { proxy_pass http://$fastdfs_peer; error_page 404 = @fastdfs_nxt; }',
+        qr/location \@fastdfs_peer: "error_page 404 = \@fastdfs_nxt" names no location of this server/, 8];
+
 my $n = 0;
 for my $case (@bad) {
     my ($line, $want, $lineno) = @$case;
@@ -109,6 +140,22 @@ for my $case (@bad) {
     isnt($rc, 0, "nginx -t refuses: $line");
     like($out, $want, "... with a clear message");
     like($out, qr/\Q$path\E:$lineno\b/, "... naming the file and line");
+}
+
+# A fallback that would stop at the first member's 404 loads, with a warning saying so.
+{
+    my $conf = "$head  fastdfs_group group1; fastdfs_store_path 0 $store; fastdfs_peer group1 192.0.2.12;\n"
+        . "  $serve\n"
+        . '  location @fastdfs_peer { proxy_pass http://$fastdfs_peer$fastdfs_peer_uri; '
+        . "recursive_error_pages on; error_page 502 504 = \@fastdfs_next; }\n"
+        . "  location \@fastdfs_next { ngx_fastdfs_module; }\n }\n}\n";
+    my ($rc, $out) = nginx_t('stop404.conf', $conf);
+    is($rc, 0, 'a fallback that retries only on 502/504 still loads') or diag $out;
+    like($out, qr/\[warn\] location \@fastdfs_peer would end the search for a file not synced here yet/,
+        '... with a warning that a 404 ends the search');
+    like($out, qr/no "error_page 404 = \@\.\.\." to a location with ngx_fastdfs_module; no "proxy_intercept_errors on"/,
+        '... naming what is missing');
+    unlike($out, qr/recursive_error_pages/, '... and not what is there');
 }
 
 done_testing();
