@@ -1,6 +1,10 @@
 //! `fdfs`: upload, download, delete, inspect files and monitor a FastDFS cluster.
 //! Every failure exits non-zero (unlike `fdfs_download_file`).
 
+// First: its `println!` (broken-pipe safe) is used by the modules below.
+#[macro_use]
+mod ctools;
+
 mod conf;
 mod info;
 mod monitor;
@@ -31,9 +35,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Upload FILE; prints the file ID (and nothing else) on stdout.
+    /// Upload FILE (`-` = stdin); prints the file ID (and nothing else) on stdout.
     Upload {
         file: PathBuf,
+        /// Extension in the file ID (at most 6 characters). Default: the local file's; none
+        /// for stdin.
+        #[arg(long)]
+        ext: Option<String>,
+        /// Upload an appender file, which `fdfs append` can extend.
+        #[arg(long)]
+        appender: bool,
         /// Upload into this group (query 104) instead of letting the tracker choose (101).
         #[arg(short, long)]
         group: Option<String>,
@@ -69,6 +80,18 @@ enum Cmd {
         json: bool,
         #[command(subcommand)]
         action: Option<MonitorCmd>,
+    },
+    /// Append FILE (`-` = stdin) to the appender file FILE_ID (made by `upload --appender`).
+    Append { file_id: String, file: PathBuf },
+    /// Print the CRC-32 of FILE (`-` = stdin) as FastDFS computes it (file IDs, `info`).
+    Crc32 { file: PathBuf },
+    /// Create DIR/fdfs_upload_file, fdfs_monitor, ... symlinks to this program: started by
+    /// those names it takes the FastDFS C tools' arguments (docs/tools.md).
+    InstallLinks {
+        dir: PathBuf,
+        /// Replace files there that are not symlinks (e.g. the C tools themselves).
+        #[arg(long)]
+        force: bool,
     },
     /// Metadata of a file.
     Meta {
@@ -111,6 +134,9 @@ enum MetaCmd {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = ctools::dispatch() {
+        return code;
+    }
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -165,6 +191,9 @@ fn ext_of(path: &Path) -> String {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    if let Some(r) = ctools::cli::local(&cli.cmd) {
+        return r;
+    }
     let (trackers, opts) = conf::resolve(&cli.trackers, cli.config.as_deref())?;
     let client = FdfsClient::new(trackers, opts).map_err(|e| e.to_string())?;
     let err = |what: &str, id: &str| {
@@ -172,32 +201,19 @@ async fn run(cli: Cli) -> Result<(), String> {
         move |e: fdfs_client::Error| format!("{what} {id}: {e}")
     };
     match cli.cmd {
-        Cmd::Upload { file, group, meta } => {
-            let meta = parse_meta(&meta)?;
-            let shown = file.display().to_string();
-            let mut f = tokio::fs::File::open(&file)
-                .await
-                .map_err(|e| format!("cannot open {shown}: {e}"))?;
-            let size = f
-                .metadata()
-                .await
-                .map_err(|e| format!("cannot stat {shown}: {e}"))?
-                .len();
-            let mut bar = progress::Bar::new("upload", size);
-            let id = client
-                .upload_stream(
-                    &mut f,
-                    size,
-                    &ext_of(&file),
-                    group.as_deref(),
-                    &meta,
-                    &mut |n| bar.update(n),
-                )
-                .await
-                .map_err(err("upload", &shown))?;
-            bar.finish();
-            println!("{id}");
+        Cmd::Upload {
+            file,
+            group,
+            meta,
+            ext,
+            appender,
+        } => {
+            let (g, e) = (group.as_deref(), ext.as_deref());
+            ctools::cli::upload(&client, &file, g, &meta, e, appender).await?
         }
+        Cmd::Append { file_id, file } => ctools::cli::append(&client, &file_id, &file).await?,
+        // Answered by ctools::cli::local before any tracker is looked for.
+        Cmd::Crc32 { .. } | Cmd::InstallLinks { .. } => {}
         Cmd::Download { file_id, out } => download(&client, &file_id, out).await?,
         Cmd::Delete { file_id, purge } => {
             let urls = purge_urls(&purge, conf::path(&cli.trackers, cli.config.as_deref()))?;
@@ -298,7 +314,7 @@ async fn download(client: &FdfsClient, file_id: &str, out: Option<PathBuf>) -> R
     fdfs_client::split_file_id(file_id).map_err(e)?;
     let out = out.unwrap_or_else(|| PathBuf::from(file_id.rsplit('/').next().unwrap_or(file_id)));
     if out.as_os_str() == "-" {
-        let mut stdout = tokio::io::stdout();
+        let mut stdout = ctools::out::QuietStdout::new();
         client
             .download_to(file_id, &mut stdout, &mut |_, _| {})
             .await
