@@ -154,7 +154,10 @@ fn c_tool_names_upload_download_info_append_delete() {
     let out = ok(&c.tool("fdfs_upload_file", &[srcs]));
     let id = out.trim_end().to_owned();
     assert_eq!(out, format!("{id}\n"), "stdout is the file ID alone");
-    assert!(id.starts_with("group1/M00/") && id.ends_with(".txt"), "{id}");
+    assert!(
+        id.starts_with("group1/M00/") && id.ends_with(".txt"),
+        "{id}"
+    );
     // The storage named on the command line, with a store path index; -p BASE_PATH accepted.
     let direct = format!("127.0.0.1:{}", c.s.port);
     let conf = c.conf.to_str().unwrap();
@@ -223,7 +226,10 @@ fn c_tool_names_upload_download_info_append_delete() {
     assert!(text(&o.stderr).ends_with(&format!("query file info {enoent}")));
     let o = c.tool("fdfs_append_file", &[&aid, part2.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    let o = c.tool("fdfs_upload_file", &[dir.path().join("nope").to_str().unwrap()]);
+    let o = c.tool(
+        "fdfs_upload_file",
+        &[dir.path().join("nope").to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).ends_with(&format!("upload file {enoent}")));
     assert_eq!(o.stdout, b"");
@@ -295,7 +301,10 @@ fn c_monitor_report_and_closed_stdout() {
     let out = ok(&c.tool("fdfs_monitor", &["-h", &c.tracker, "list", "group1"]));
     let rest = out.split_once("\n\ntracker server is ").unwrap().1;
     assert!(
-        rest.split_once("\n\n").unwrap().1.starts_with("group name = group1\n"),
+        rest.split_once("\n\n")
+            .unwrap()
+            .1
+            .starts_with("group name = group1\n"),
         "{out}"
     );
     let out = ok(&c.tool("fdfs_monitor", &["list", "group1", "no-such-id"]));
@@ -308,7 +317,9 @@ fn c_monitor_report_and_closed_stdout() {
     let o = c.tool("fdfs_monitor", &["delete", "group1", id]);
     assert_ne!(o.status.code(), Some(0));
     assert!(
-        text(&o.stdout).contains(&format!("delete storage server group1::{id} fail, error no: ")),
+        text(&o.stdout).contains(&format!(
+            "delete storage server group1::{id} fail, error no: "
+        )),
         "{}",
         text(&o.stdout)
     );
@@ -319,7 +330,10 @@ fn c_monitor_report_and_closed_stdout() {
     std::fs::write(&up, vec![7u8; 300_000]).unwrap();
     let id = ok(&c.fdfs(&["upload", up.to_str().unwrap()], None));
     let runs: [(PathBuf, Vec<&str>); 3] = [
-        (fdfs_cli().to_owned(), vec!["--tracker", &c.tracker, "monitor"]),
+        (
+            fdfs_cli().to_owned(),
+            vec!["--tracker", &c.tracker, "monitor"],
+        ),
         (
             fdfs_cli().to_owned(),
             vec!["--tracker", &c.tracker, "download", id.trim_end(), "-"],
@@ -373,10 +387,16 @@ fn fdfs_upload_stdin_ext_appender_append_crc32() {
     assert_eq!(c.fdfs(&["download", aid, "-"], None).stdout, whole);
     let info = ok(&c.fdfs(&["info", aid], None));
     assert!(info.contains("file type: appender\n"), "{info}");
-    assert!(info.contains(&format!("file size: {}\n", whole.len())), "{info}");
+    assert!(
+        info.contains(&format!("file size: {}\n", whole.len())),
+        "{info}"
+    );
     // A normal file cannot be appended to.
     let nid = ok(&c.fdfs(&["upload", f.to_str().unwrap()], None));
-    assert!(!c.fdfs(&["append", nid.trim_end(), "-"], Some(b"x")).status.success());
+    assert!(!c
+        .fdfs(&["append", nid.trim_end(), "-"], Some(b"x"))
+        .status
+        .success());
 
     std::fs::write(&f, whole).unwrap();
     let want = format!("{:08x}\n", crc32(whole));

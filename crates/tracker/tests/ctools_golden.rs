@@ -125,7 +125,10 @@ fn install_links_replaces_links_and_spares_other_files() {
     ] {
         let l = bin.join(name);
         assert!(l.is_symlink(), "{name}");
-        assert_eq!(std::fs::canonicalize(&l).unwrap(), fdfs_cli().canonicalize().unwrap());
+        assert_eq!(
+            std::fs::canonicalize(&l).unwrap(),
+            fdfs_cli().canonicalize().unwrap()
+        );
     }
     // Again: the links are replaced, no error.
     links(dir.path());
