@@ -1,119 +1,14 @@
 //! The `fdfs` binary started by the FastDFS C tool names (symlinks from `fdfs install-links`),
 //! with the C tools' argument order, stdout and errno exit codes, against a real tracker and
-//! storage; and the `fdfs` commands that came with them (`upload -`, `--ext`, `--appender`,
-//! `append`, `crc32`), and stdout closed early.
+//! storage; and stdout closed early.
 
 mod common;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
+use common::ctools::*;
 use common::*;
-
-struct Cluster {
-    _t: Proc,
-    s: Proc,
-    tracker: String,
-    conf: PathBuf,
-    bin: PathBuf,
-}
-
-fn cluster(dir: &Path) -> Cluster {
-    let t = tracker(&dir.join("t"), "");
-    let s = storage(&dir.join("s"), "group1", &[t.addr()]);
-    rt().block_on(wait_status(
-        &t.addr(),
-        "group1",
-        s.port,
-        ACTIVE,
-        Duration::from_secs(8),
-    ));
-    let conf = dir.join("client.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "connect_timeout = 2\nnetwork_timeout = 10\nbase_path = /tmp\ntracker_server = {}\n",
-            t.addr()
-        ),
-    )
-    .unwrap();
-    let bin = dir.join("bin");
-    let o = Command::new(fdfs_cli())
-        .arg("install-links")
-        .arg(&bin)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    Cluster {
-        tracker: t.addr(),
-        _t: t,
-        s,
-        conf,
-        bin,
-    }
-}
-
-impl Cluster {
-    /// Runs tool `name` with CONF first, as the C tools take it.
-    fn tool(&self, name: &str, args: &[&str]) -> Output {
-        Command::new(self.bin.join(name))
-            .arg(&self.conf)
-            .args(args)
-            .current_dir(self.bin.parent().unwrap())
-            .output()
-            .unwrap()
-    }
-
-    fn fdfs(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut c = Command::new(fdfs_cli())
-            .args(["--tracker", &self.tracker])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut i = c.stdin.take().unwrap();
-        if let Some(b) = stdin {
-            i.write_all(b).unwrap();
-        }
-        drop(i);
-        c.wait_with_output().unwrap()
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Exit code 0; returns stdout.
-fn ok(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
-
-fn crc32(b: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for &x in b {
-        c ^= u32::from(x);
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
-}
 
 /// The lines `fdfs_file_info` prints, with the timestamp line left out.
 fn info_lines(from_server: bool, kind: &str, size: usize, crc: u32) -> String {
@@ -352,54 +247,4 @@ fn c_monitor_report_and_closed_stdout() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
         assert_eq!(text(&o.stderr), "", "{args:?}");
     }
-}
-
-#[test]
-fn fdfs_upload_stdin_ext_appender_append_crc32() {
-    let dir = tempfile::tempdir().unwrap();
-    let c = cluster(dir.path());
-    let data = b"piped bytes".to_vec();
-    let id = ok(&c.fdfs(&["upload", "-", "--ext", "txt"], Some(&data)));
-    let id = id.trim_end();
-    assert!(id.ends_with(".txt"), "{id}");
-    assert_eq!(c.fdfs(&["download", id, "-"], None).stdout, data);
-    // A leading dot is dropped; no --ext: no extension.
-    assert!(ok(&c.fdfs(&["upload", "-", "--ext", ".jpg"], Some(b"x"))).ends_with(".jpg\n"));
-    let bare = ok(&c.fdfs(&["upload", "-"], Some(b"no ext")));
-    let name = bare.trim_end().rsplit('/').next().unwrap();
-    assert!(!name.contains('.'), "{bare}");
-    let o = c.fdfs(&["upload", "-", "--ext", "a+b"], Some(b"x"));
-    assert!(!o.status.success());
-    assert!(text(&o.stderr).contains("--ext"), "{}", text(&o.stderr));
-    // More than fits in memory goes through a temporary file.
-    let big: Vec<u8> = (0..(17u32 << 20)).map(|i| (i % 251) as u8).collect();
-    let id = ok(&c.fdfs(&["upload", "-", "--ext", "bin"], Some(&big)));
-    assert_eq!(c.fdfs(&["download", id.trim_end(), "-"], None).stdout, big);
-
-    // --appender, then append from a file and from stdin.
-    let f = dir.path().join("a.log");
-    std::fs::write(&f, b"one\n").unwrap();
-    let aid = ok(&c.fdfs(&["upload", "--appender", f.to_str().unwrap()], None));
-    let aid = aid.trim_end();
-    ok(&c.fdfs(&["append", aid, f.to_str().unwrap()], None));
-    ok(&c.fdfs(&["append", aid, "-"], Some(b"two\n")));
-    let whole = b"one\none\ntwo\n";
-    assert_eq!(c.fdfs(&["download", aid, "-"], None).stdout, whole);
-    let info = ok(&c.fdfs(&["info", aid], None));
-    assert!(info.contains("file type: appender\n"), "{info}");
-    assert!(
-        info.contains(&format!("file size: {}\n", whole.len())),
-        "{info}"
-    );
-    // A normal file cannot be appended to.
-    let nid = ok(&c.fdfs(&["upload", f.to_str().unwrap()], None));
-    assert!(!c
-        .fdfs(&["append", nid.trim_end(), "-"], Some(b"x"))
-        .status
-        .success());
-
-    std::fs::write(&f, whole).unwrap();
-    let want = format!("{:08x}\n", crc32(whole));
-    assert_eq!(ok(&c.fdfs(&["crc32", f.to_str().unwrap()], None)), want);
-    assert_eq!(ok(&c.fdfs(&["crc32", "-"], Some(whole))), want);
 }

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use fdfs_client::{ClientOptions, FdfsClient, TrackerClient};
 
+pub mod ctools;
+
 pub const TRACKERD: &str = env!("CARGO_BIN_EXE_fdfs_trackerd");
 
 /// `target/<profile>` of this build.
