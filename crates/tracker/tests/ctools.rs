@@ -53,6 +53,27 @@ fn c_tool_names_upload_download_info_append_delete() {
         id.starts_with("group1/M00/") && id.ends_with(".txt"),
         "{id}"
     );
+    // Extensions as the C client takes them (the capture: `sample.tar.gz` got `.tar.gz`,
+    // `toolong.abcdefg` none, and `badext.a+b` EINVAL from the storage).
+    for (name, tail) in [("sample.tar.gz", ".tar.gz"), ("toolong.abcdefg", "")] {
+        let f = dir.path().join(name);
+        std::fs::write(&f, b"x").unwrap();
+        let id = ok(&c.tool("fdfs_upload_file", &[f.to_str().unwrap()]));
+        let file = id.trim_end().rsplit('/').next().unwrap();
+        // 27 base64 characters, then 7: digits up to `.` + the extension, or 7 digits.
+        assert_eq!(file.len(), 34, "{id}");
+        let digits = &file[27..34 - tail.len()];
+        assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{id}");
+        assert!(file.ends_with(tail), "{id}");
+    }
+    let bad = dir.path().join("badext.a+b");
+    std::fs::write(&bad, b"x").unwrap();
+    let o = c.tool("fdfs_upload_file", &[bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(22), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).ends_with(
+        "upload file fail, error no: 22, error info: Invalid argument
+"
+    ));
     // The storage named on the command line, with a store path index; -p BASE_PATH accepted.
     let direct = format!("127.0.0.1:{}", c.s.port);
     let conf = c.conf.to_str().unwrap();

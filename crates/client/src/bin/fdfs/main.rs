@@ -175,21 +175,6 @@ fn parse_meta(items: &[String]) -> Result<Metadata, String> {
         .map(Metadata)
 }
 
-/// Extension as the C client takes it: after the last dot of the base name, ≤ 6 valid chars.
-fn ext_of(path: &Path) -> String {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    match name.rsplit_once('.') {
-        Some((stem, ext))
-            if !stem.is_empty()
-                && ext.len() <= 6
-                && ext.bytes().all(fdfs_proto::fileid::is_ext_char) =>
-        {
-            ext.to_owned()
-        }
-        _ => String::new(),
-    }
-}
-
 async fn run(cli: Cli) -> Result<(), String> {
     if let Some(r) = ctools::cli::local(&cli.cmd) {
         return r;

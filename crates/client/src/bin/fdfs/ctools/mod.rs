@@ -46,11 +46,20 @@ type Tool = fn(&str, &[String]) -> i32;
 
 /// Runs the C tool named by argv[0], if it names one.
 pub fn dispatch() -> Option<ExitCode> {
-    let args: Vec<String> = std::env::args().collect();
-    let argv0 = args.first()?;
-    let name = Path::new(argv0).file_name()?.to_str()?;
+    let raw: Vec<_> = std::env::args_os().collect();
+    let name = Path::new(raw.first()?).file_name()?.to_str()?;
     let (_, tool) = TOOLS.iter().find(|(n, _)| *n == name)?;
-    let code = tool(argv0, &args[1..]);
+    let mut args = Vec::with_capacity(raw.len());
+    for a in &raw {
+        match a.to_str() {
+            Some(s) => args.push(s.to_owned()),
+            None => {
+                eprintln!("fdfs: {name}: argument {a:?} is not valid UTF-8");
+                return Some(ExitCode::from(EINVAL as u8));
+            }
+        }
+    }
+    let code = tool(&args[0], &args[1..]);
     Some(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 

@@ -84,7 +84,7 @@ fn upload(
         Err(n) => return n,
     };
     let path = Path::new(file);
-    let ext = crate::ext_of(path);
+    let ext = input::c_ext(path);
     let run = async {
         let (mut src, size) = match input::open(path).await {
             Ok(x) => x,
