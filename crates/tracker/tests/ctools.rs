@@ -5,7 +5,8 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use common::ctools::*;
 use common::*;
@@ -142,6 +143,8 @@ fn c_tool_names_upload_download_info_append_delete() {
     assert!(text(&o.stderr).ends_with(&format!("query file info {enoent}")));
     let o = c.tool("fdfs_append_file", &[&aid, part2.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
+    let o = c.tool("fdfs_file_info", &["group1/short"]);
+    assert_eq!(o.status.code(), Some(22));
     let o = c.tool(
         "fdfs_upload_file",
         &[dir.path().join("nope").to_str().unwrap()],
@@ -212,6 +215,11 @@ fn c_monitor_report_and_closed_stdout() {
     want.retain(|k| !k.starts_with("tracker server is "));
     got.retain(|k| !k.starts_with("tracker server is "));
     assert_eq!(got, want);
+    // Sizes are right-aligned in 7 columns, as `%7s` prints them.
+    for l in out.lines().filter(|l| l.trim_start().starts_with("disk ")) {
+        let v = l.split_once(" = ").unwrap().1;
+        assert!(v.len() >= 7 && v.ends_with('B'), "{l:?}");
+    }
 
     // One group, by -h TRACKER: no group count line.
     let out = ok(&c.tool("fdfs_monitor", &["-h", &c.tracker, "list", "group1"]));
@@ -268,4 +276,38 @@ fn c_monitor_report_and_closed_stdout() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
         assert_eq!(text(&o.stderr), "", "{args:?}");
     }
+}
+
+#[test]
+fn c_monitor_deletes_storage_then_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cluster(dir.path());
+    let mut s2 = storage(&dir.path().join("s2"), "group2", &[c.tracker.clone()]);
+    let rt = rt();
+    let port = s2.port;
+    let wait =
+        |status, within| rt.block_on(wait_status(&c.tracker, "group2", port, status, within));
+    wait(ACTIVE, Duration::from_secs(8));
+    let last_line = |o: &Output| text(&o.stdout).lines().last().unwrap_or("").to_owned();
+    // A storage that is up cannot be deleted: EBUSY (16).
+    let o = c.tool("fdfs_monitor", &["delete", "group2", "127.0.0.1"]);
+    assert_eq!(o.status.code(), Some(16), "{}", text(&o.stderr));
+    assert_eq!(
+        last_line(&o),
+        "delete storage server group2::127.0.0.1 fail, error no: 16, error info: Device or resource busy"
+    );
+    s2.kill9();
+    wait(OFFLINE, Duration::from_secs(8));
+    let o = c.tool("fdfs_monitor", &["delete", "group2", "127.0.0.1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        last_line(&o),
+        "delete storage server group2::127.0.0.1 success"
+    );
+    let o = c.tool("fdfs_monitor", &["delete", "group2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(last_line(&o), "delete group: group2 success");
+    let out = ok(&c.tool("fdfs_monitor", &["list"]));
+    assert!(out.contains("\ngroup count: 1\n"), "{out}");
+    assert!(!out.contains("group2"), "{out}");
 }
