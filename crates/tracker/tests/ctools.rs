@@ -282,7 +282,11 @@ fn c_monitor_report_and_closed_stdout() {
 fn c_monitor_deletes_storage_then_group() {
     let dir = tempfile::tempdir().unwrap();
     let c = cluster(dir.path());
-    let mut s2 = storage(&dir.path().join("s2"), "group2", &[c.tracker.clone()]);
+    let mut s2 = storage(
+        &dir.path().join("s2"),
+        "group2",
+        std::slice::from_ref(&c.tracker),
+    );
     let rt = rt();
     let port = s2.port;
     let wait =
