@@ -81,13 +81,26 @@ enum Cmd {
         #[command(subcommand)]
         action: Option<MonitorCmd>,
     },
-    /// Append FILE (`-` = stdin) to the appender file FILE_ID (made by `upload --appender`).
-    Append { file_id: String, file: PathBuf },
-    /// Print the CRC-32 of FILE (`-` = stdin) as FastDFS computes it (file IDs, `info`).
-    Crc32 { file: PathBuf },
-    /// Create DIR/fdfs_upload_file, fdfs_monitor, ... symlinks to this program: started by
-    /// those names it takes the FastDFS C tools' arguments (docs/tools.md).
+    /// Append FILE to the appender file FILE_ID (made by `upload --appender`).
+    Append {
+        /// Appender file ID.
+        file_id: String,
+        /// Local file whose bytes are appended; `-` = stdin.
+        file: PathBuf,
+    },
+    /// Print the CRC-32 of FILE as FastDFS computes it (file IDs, `info`).
+    Crc32 {
+        /// Local file; `-` = stdin.
+        file: PathBuf,
+    },
+    /// Link the FastDFS C tool names (fdfs_upload_file, ...) to this program.
+    ///
+    /// Creates DIR/fdfs_upload_file, fdfs_upload_appender, fdfs_append_file,
+    /// fdfs_download_file, fdfs_delete_file, fdfs_file_info, fdfs_monitor and fdfs_crc32:
+    /// started by those names, fdfs takes the C tools' arguments and answers with their output
+    /// and exit codes (docs/tools.md).
     InstallLinks {
+        /// Where the symlinks go (created if missing).
         dir: PathBuf,
         /// Replace files there that are not symlinks (e.g. the C tools themselves).
         #[arg(long)]
