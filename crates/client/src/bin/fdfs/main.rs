@@ -1,5 +1,6 @@
 //! `fdfs`: upload, download, delete, inspect files and monitor a FastDFS cluster.
-//! Every failure exits non-zero (unlike `fdfs_download_file`).
+//! Every failure exits non-zero (unlike the C `fdfs_download_file`). Started by a FastDFS C
+//! tool name (a symlink, `fdfs install-links`) it is that tool: see `ctools`.
 
 // First: its `println!` (broken-pipe safe) is used by the modules below.
 #[macro_use]
