@@ -32,6 +32,38 @@ impl Default for ClientOptions {
     }
 }
 
+/// How to upload: the defaults are a normal file, placed by the tracker, no metadata.
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'a> {
+    /// File extension for the ID (up to 6 characters, may be empty).
+    pub ext: &'a str,
+    /// Ask the tracker for a storage of this group (query 104) instead of any (101).
+    pub group: Option<&'a str>,
+    /// An appender file (23), which `append` can extend, instead of a normal one (11).
+    pub appender: bool,
+    /// Send to this storage `host:port` directly; the tracker is not asked.
+    pub storage: Option<&'a str>,
+    /// Store path index; default: the tracker's choice, or the storage's (0xFF) with `storage`.
+    pub store_path_index: Option<u8>,
+    /// Set right after the upload on the same storage.
+    pub meta: &'a Metadata,
+}
+
+static NO_META: Metadata = Metadata(Vec::new());
+
+impl Default for Upload<'_> {
+    fn default() -> Self {
+        Upload {
+            ext: "",
+            group: None,
+            appender: false,
+            storage: None,
+            store_path_index: None,
+            meta: &NO_META,
+        }
+    }
+}
+
 pub struct FdfsClient {
     trackers: Vec<String>,
     opts: ClientOptions,
@@ -147,28 +179,84 @@ impl FdfsClient {
         meta: &Metadata,
         progress: &mut dyn FnMut(u64),
     ) -> Result<String> {
-        let g = group.map(str::to_owned);
-        let target = self
-            .with_tracker(move |t| {
-                let g = g.clone();
-                Box::pin(async move { t.query_store(g.as_deref()).await })
-            })
-            .await?;
-        let storage = addr(&target.server);
+        let how = Upload {
+            ext,
+            group,
+            meta,
+            ..Upload::default()
+        };
+        self.upload_with(src, size, &how, progress).await
+    }
+
+    /// Uploads `size` bytes from `src` as `how` says; returns the file ID.
+    pub async fn upload_with(
+        &self,
+        src: &mut (impl AsyncRead + Unpin),
+        size: u64,
+        how: &Upload<'_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<String> {
+        let (storage, idx) = match how.storage {
+            Some(addr) => (addr.to_owned(), how.store_path_index.unwrap_or(0xFF)),
+            None => {
+                let g = how.group.map(str::to_owned);
+                let target = self
+                    .with_tracker(move |t| {
+                        let g = g.clone();
+                        Box::pin(async move { t.query_store(g.as_deref()).await })
+                    })
+                    .await?;
+                let idx = how.store_path_index.unwrap_or(target.store_path_index);
+                (addr(&target.server), idx)
+            }
+        };
+        let command = if how.appender {
+            fdfs_proto::cmd::UPLOAD_APPENDER_FILE
+        } else {
+            fdfs_proto::cmd::UPLOAD_FILE
+        };
         let t = self.opts.network_timeout;
-        let idx = target.store_path_index;
-        let stored = transfer::upload(&storage, idx, ext, size, src, t, progress).await?;
-        if !meta.0.is_empty() {
+        let stored =
+            transfer::upload_as(command, &storage, idx, how.ext, size, src, t, progress).await?;
+        if !how.meta.0.is_empty() {
             let mut s = StorageClient::connect_with(storage.as_str(), self.storage_opts()).await?;
             s.set_metadata(
                 &stored.group,
                 &stored.file_name,
                 MetaOp::Overwrite,
-                meta.clone(),
+                how.meta.clone(),
             )
             .await?;
         }
         Ok(stored.file_id())
+    }
+
+    /// APPEND_FILE (24): adds `size` bytes from `src` to the end of an appender file, on the
+    /// storage the tracker names for updates (the file's source).
+    pub async fn append_stream(
+        &self,
+        file_id: &str,
+        src: &mut (impl AsyncRead + Unpin),
+        size: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        let (g, n) = split_file_id(file_id)?;
+        let (gq, nq) = (g.to_owned(), n.to_owned());
+        let s = self
+            .with_tracker(move |t| {
+                let (g, n) = (gq.clone(), nq.clone());
+                Box::pin(async move { t.query_update(&g, &n).await })
+            })
+            .await?;
+        let t = self.opts.network_timeout;
+        transfer::append(&addr(&s), n, size, src, t, progress).await
+    }
+
+    /// Appends a buffer to an appender file.
+    pub async fn append(&self, file_id: &str, data: &[u8]) -> Result<()> {
+        let mut src = data;
+        self.append_stream(file_id, &mut src, data.len() as u64, &mut |_| {})
+            .await
     }
 
     /// Uploads a buffer; returns the file ID.
@@ -186,9 +274,22 @@ impl FdfsClient {
         dst: &mut (impl AsyncWrite + Unpin),
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64> {
+        self.download_range_to(file_id, 0, 0, dst, progress).await
+    }
+
+    /// Streams `length` bytes from `offset` into `dst` (length 0 = to the end).
+    pub async fn download_range_to(
+        &self,
+        file_id: &str,
+        offset: u64,
+        length: u64,
+        dst: &mut (impl AsyncWrite + Unpin),
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64> {
         let (g, n) = split_file_id(file_id)?;
         let s = self.fetch_server(g, n).await?;
-        transfer::download(&addr(&s), g, n, dst, self.opts.network_timeout, progress).await
+        let t = self.opts.network_timeout;
+        transfer::download_range(&addr(&s), g, n, (offset, length), dst, t, progress).await
     }
 
     /// Downloads a whole file into memory.
@@ -220,9 +321,15 @@ impl FdfsClient {
 
     /// QUERY_FILE_INFO (22) on a storage that has the file.
     pub async fn query_file_info(&self, file_id: &str) -> Result<FileInfo> {
+        self.query_file_info_flags(file_id, 0).await
+    }
+
+    /// QUERY_FILE_INFO (22) with `flags`: 1 = do not compute the CRC32 of appender files,
+    /// 2 = the storage logs nothing when the file is missing.
+    pub async fn query_file_info_flags(&self, file_id: &str, flags: u8) -> Result<FileInfo> {
         let (g, n) = split_file_id(file_id)?;
         let s = self.fetch_server(g, n).await?;
         let mut c = StorageClient::connect_with(addr(&s), self.storage_opts()).await?;
-        c.query_file_info(g, n, 0).await
+        c.query_file_info(g, n, flags).await
     }
 }

@@ -14,7 +14,7 @@ mod storage;
 pub mod tracker;
 pub mod transfer;
 
-pub use fdfs::{split_file_id, ClientOptions, FdfsClient};
+pub use fdfs::{split_file_id, ClientOptions, FdfsClient, Upload};
 pub use storage::{StorageClient, StorageOptions};
 pub use tracker::TrackerClient;
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use fdfs_proto::frame::{decode_header, Limits, HEADER_LEN};
-use fdfs_proto::storage::{DownloadRequest, StoredFile, UploadRequest};
+use fdfs_proto::storage::{AppendRequest, DownloadRequest, StoredFile, UploadRequest};
 use fdfs_proto::{cmd, Body, IpWidth, Streamed};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -38,13 +38,72 @@ pub async fn upload(
     timeout: Duration,
     progress: &mut dyn FnMut(u64),
 ) -> Result<StoredFile> {
-    let mut s = connect(addr, timeout).await?;
+    upload_as(
+        cmd::UPLOAD_FILE,
+        addr,
+        store_path_index,
+        ext,
+        size,
+        src,
+        timeout,
+        progress,
+    )
+    .await
+}
+
+/// UPLOAD_FILE (11) or UPLOAD_APPENDER_FILE (23), whichever `command` says.
+#[allow(clippy::too_many_arguments)]
+pub async fn upload_as(
+    command: u8,
+    addr: &str,
+    store_path_index: u8,
+    ext: &str,
+    size: u64,
+    src: &mut (impl AsyncRead + Unpin),
+    timeout: Duration,
+    progress: &mut dyn FnMut(u64),
+) -> Result<StoredFile> {
     let head = UploadRequest {
         store_path_index,
         file_size: size,
         ext: ext.to_owned(),
     };
-    io(timeout, s.write_all(&head.head_packet(cmd::UPLOAD_FILE))).await?;
+    let pkt = head.head_packet(command);
+    let body = send(addr, command, &pkt, size, src, timeout, progress).await?;
+    Ok(StoredFile::decode(&body)?)
+}
+
+/// APPEND_FILE (24): `size` bytes from `src` go to the end of appender file `name` (no group).
+pub async fn append(
+    addr: &str,
+    name: &str,
+    size: u64,
+    src: &mut (impl AsyncRead + Unpin),
+    timeout: Duration,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let head = AppendRequest {
+        file_name: name.to_owned(),
+        append_size: size,
+    };
+    let pkt = head.head_packet(cmd::APPEND_FILE);
+    send(addr, cmd::APPEND_FILE, &pkt, size, src, timeout, progress)
+        .await
+        .map(drop)
+}
+
+/// Sends `head` then `size` content bytes from `src`; returns the reply body.
+async fn send(
+    addr: &str,
+    command: u8,
+    head: &[u8],
+    size: u64,
+    src: &mut (impl AsyncRead + Unpin),
+    timeout: Duration,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Vec<u8>> {
+    let mut s = connect(addr, timeout).await?;
+    io(timeout, s.write_all(head)).await?;
     let mut buf = vec![0u8; CHUNK];
     let mut sent = 0u64;
     while sent < size {
@@ -62,13 +121,13 @@ pub async fn upload(
     let (status, len) = read_header(&mut s, timeout, Limits::STORAGE.max_body_len).await?;
     if status != 0 {
         return Err(Error::Status {
-            cmd: cmd::UPLOAD_FILE,
+            cmd: command,
             status,
         });
     }
     let mut body = vec![0u8; len as usize];
     io(timeout, s.read_exact(&mut body)).await?;
-    Ok(StoredFile::decode(&body)?)
+    Ok(body)
 }
 
 /// DOWNLOAD_FILE (14) of the whole file into `dst`. Returns the byte count.
@@ -80,10 +139,23 @@ pub async fn download(
     timeout: Duration,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<u64> {
+    download_range(addr, group, name, (0, 0), dst, timeout, progress).await
+}
+
+/// DOWNLOAD_FILE (14) of `length` bytes from `offset` (`range`; length 0 = to the end).
+pub async fn download_range(
+    addr: &str,
+    group: &str,
+    name: &str,
+    (offset, length): (u64, u64),
+    dst: &mut (impl AsyncWrite + Unpin),
+    timeout: Duration,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<u64> {
     let mut s = connect(addr, timeout).await?;
     let req = DownloadRequest {
-        offset: 0,
-        length: 0,
+        offset,
+        length,
         group: group.to_owned(),
         file_name: name.to_owned(),
     };

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use fdfs_client::{ClientOptions, FdfsClient, TrackerClient};
 
+pub mod ctools;
+
 pub const TRACKERD: &str = env!("CARGO_BIN_EXE_fdfs_trackerd");
 
 /// `target/<profile>` of this build.
@@ -237,3 +239,18 @@ pub async fn wait_status(
 
 pub const ACTIVE: u8 = 7;
 pub const OFFLINE: u8 = 5;
+
+/// `shared/testdata/fastdfs-c-6.16` (captures of the C FastDFS 6.16.1 reference), found by
+/// walking up from this crate (`<ancestor>/shared` or `<ancestor>/../shared`).
+pub fn c_captures() -> PathBuf {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        for cand in [dir.join("shared/testdata"), dir.join("../shared/testdata")] {
+            let c = cand.join("fastdfs-c-6.16");
+            if c.join("store-plain/manifest.json").exists() {
+                return c;
+            }
+        }
+        assert!(dir.pop(), "shared/testdata/fastdfs-c-6.16 not found");
+    }
+}

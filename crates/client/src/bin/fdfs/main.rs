@@ -1,5 +1,10 @@
 //! `fdfs`: upload, download, delete, inspect files and monitor a FastDFS cluster.
-//! Every failure exits non-zero (unlike `fdfs_download_file`).
+//! Every failure exits non-zero (unlike the C `fdfs_download_file`). Started by a FastDFS C
+//! tool name (a symlink, `fdfs install-links`) it is that tool: see `ctools`.
+
+// First: its `println!` (broken-pipe safe) is used by the modules below.
+#[macro_use]
+mod ctools;
 
 mod conf;
 mod info;
@@ -31,9 +36,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Upload FILE; prints the file ID (and nothing else) on stdout.
+    /// Upload FILE (`-` = stdin); prints the file ID (and nothing else) on stdout.
     Upload {
         file: PathBuf,
+        /// Extension in the file ID (at most 6 characters). Default: the local file's; none
+        /// for stdin.
+        #[arg(long)]
+        ext: Option<String>,
+        /// Upload an appender file, which `fdfs append` can extend.
+        #[arg(long)]
+        appender: bool,
         /// Upload into this group (query 104) instead of letting the tracker choose (101).
         #[arg(short, long)]
         group: Option<String>,
@@ -69,6 +81,31 @@ enum Cmd {
         json: bool,
         #[command(subcommand)]
         action: Option<MonitorCmd>,
+    },
+    /// Append FILE to the appender file FILE_ID (made by `upload --appender`).
+    Append {
+        /// Appender file ID.
+        file_id: String,
+        /// Local file whose bytes are appended; `-` = stdin.
+        file: PathBuf,
+    },
+    /// Print the CRC-32 of FILE as FastDFS computes it (file IDs, `info`).
+    Crc32 {
+        /// Local file; `-` = stdin.
+        file: PathBuf,
+    },
+    /// Link the FastDFS C tool names (fdfs_upload_file, ...) to this program.
+    ///
+    /// Creates DIR/fdfs_upload_file, fdfs_upload_appender, fdfs_append_file,
+    /// fdfs_download_file, fdfs_delete_file, fdfs_file_info, fdfs_monitor and fdfs_crc32:
+    /// started by those names, fdfs takes the C tools' arguments and answers with their output
+    /// and exit codes (docs/tools.md).
+    InstallLinks {
+        /// Where the symlinks go (created if missing).
+        dir: PathBuf,
+        /// Replace files there that are not symlinks (e.g. the C tools themselves).
+        #[arg(long)]
+        force: bool,
     },
     /// Metadata of a file.
     Meta {
@@ -111,6 +148,9 @@ enum MetaCmd {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = ctools::dispatch() {
+        return code;
+    }
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -149,22 +189,10 @@ fn parse_meta(items: &[String]) -> Result<Metadata, String> {
         .map(Metadata)
 }
 
-/// Extension as the C client takes it: after the last dot of the base name, ≤ 6 valid chars.
-fn ext_of(path: &Path) -> String {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    match name.rsplit_once('.') {
-        Some((stem, ext))
-            if !stem.is_empty()
-                && ext.len() <= 6
-                && ext.bytes().all(fdfs_proto::fileid::is_ext_char) =>
-        {
-            ext.to_owned()
-        }
-        _ => String::new(),
-    }
-}
-
 async fn run(cli: Cli) -> Result<(), String> {
+    if let Some(r) = ctools::cli::local(&cli.cmd) {
+        return r;
+    }
     let (trackers, opts) = conf::resolve(&cli.trackers, cli.config.as_deref())?;
     let client = FdfsClient::new(trackers, opts).map_err(|e| e.to_string())?;
     let err = |what: &str, id: &str| {
@@ -172,32 +200,19 @@ async fn run(cli: Cli) -> Result<(), String> {
         move |e: fdfs_client::Error| format!("{what} {id}: {e}")
     };
     match cli.cmd {
-        Cmd::Upload { file, group, meta } => {
-            let meta = parse_meta(&meta)?;
-            let shown = file.display().to_string();
-            let mut f = tokio::fs::File::open(&file)
-                .await
-                .map_err(|e| format!("cannot open {shown}: {e}"))?;
-            let size = f
-                .metadata()
-                .await
-                .map_err(|e| format!("cannot stat {shown}: {e}"))?
-                .len();
-            let mut bar = progress::Bar::new("upload", size);
-            let id = client
-                .upload_stream(
-                    &mut f,
-                    size,
-                    &ext_of(&file),
-                    group.as_deref(),
-                    &meta,
-                    &mut |n| bar.update(n),
-                )
-                .await
-                .map_err(err("upload", &shown))?;
-            bar.finish();
-            println!("{id}");
+        Cmd::Upload {
+            file,
+            group,
+            meta,
+            ext,
+            appender,
+        } => {
+            let (g, e) = (group.as_deref(), ext.as_deref());
+            ctools::cli::upload(&client, &file, g, &meta, e, appender).await?
         }
+        Cmd::Append { file_id, file } => ctools::cli::append(&client, &file_id, &file).await?,
+        // Answered by ctools::cli::local before any tracker is looked for.
+        Cmd::Crc32 { .. } | Cmd::InstallLinks { .. } => {}
         Cmd::Download { file_id, out } => download(&client, &file_id, out).await?,
         Cmd::Delete { file_id, purge } => {
             let urls = purge_urls(&purge, conf::path(&cli.trackers, cli.config.as_deref()))?;
@@ -298,7 +313,7 @@ async fn download(client: &FdfsClient, file_id: &str, out: Option<PathBuf>) -> R
     fdfs_client::split_file_id(file_id).map_err(e)?;
     let out = out.unwrap_or_else(|| PathBuf::from(file_id.rsplit('/').next().unwrap_or(file_id)));
     if out.as_os_str() == "-" {
-        let mut stdout = tokio::io::stdout();
+        let mut stdout = ctools::out::QuietStdout::new();
         client
             .download_to(file_id, &mut stdout, &mut |_, _| {})
             .await
