@@ -24,7 +24,7 @@ fn profile_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_owned()
 }
 
-fn build(package: &str, bin: &str) -> PathBuf {
+pub fn build(package: &str, bin: &str) -> PathBuf {
     let dir = profile_dir();
     let profile = dir.file_name().unwrap().to_str().unwrap().to_owned();
     let target = dir.parent().unwrap();
