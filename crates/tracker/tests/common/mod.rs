@@ -118,7 +118,7 @@ impl Drop for Proc {
     }
 }
 
-fn spawn(bin: &Path, config: &Path, log: &Path, port: u16, dir: &Path) -> Proc {
+pub fn spawn(bin: &Path, config: &Path, log: &Path, port: u16, dir: &Path) -> Proc {
     let child = Command::new(bin)
         .arg("--config")
         .arg(config)

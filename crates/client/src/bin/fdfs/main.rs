@@ -216,6 +216,14 @@ fn parse_meta(items: &[String]) -> Result<Metadata, String> {
         .map(Metadata)
 }
 
+/// `e` when it names the file itself (its meaning first), else `WHAT ID: e`.
+fn explain(what: &str, id: &str, e: &fdfs_client::Error) -> String {
+    match e.file() {
+        Some(_) => e.to_string(),
+        None => format!("{what} {id}: {e}"),
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     if let Some(r) = ctools::cli::local(&cli.cmd) {
         return r;
@@ -224,7 +232,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let client = FdfsClient::new(trackers, opts).map_err(|e| e.to_string())?;
     let err = |what: &str, id: &str| {
         let (what, id) = (what.to_owned(), id.to_owned());
-        move |e: fdfs_client::Error| format!("{what} {id}: {e}")
+        move |e: fdfs_client::Error| explain(&what, &id, &e)
     };
     match cli.cmd {
         Cmd::Upload {
@@ -336,7 +344,7 @@ async fn admin(client: &FdfsClient, op: AdminCmd) -> Result<(), String> {
 /// Downloads into a temporary file beside OUT and renames it, so a failed download never
 /// leaves a truncated OUT behind.
 async fn download(client: &FdfsClient, file_id: &str, out: Option<PathBuf>) -> Result<(), String> {
-    let e = |e: fdfs_client::Error| format!("download {file_id}: {e}");
+    let e = |e: fdfs_client::Error| explain("download", file_id, &e);
     fdfs_client::split_file_id(file_id).map_err(e)?;
     let out = out.unwrap_or_else(|| PathBuf::from(file_id.rsplit('/').next().unwrap_or(file_id)));
     if out.as_os_str() == "-" {
