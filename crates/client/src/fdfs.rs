@@ -249,7 +249,9 @@ impl FdfsClient {
             })
             .await?;
         let t = self.opts.network_timeout;
-        transfer::append(&addr(&s), n, size, src, t, progress).await
+        transfer::append(&addr(&s), n, size, src, t, progress)
+            .await
+            .map_err(|e| e.for_file(file_id))
     }
 
     /// Appends a buffer to an appender file.
@@ -289,7 +291,9 @@ impl FdfsClient {
         let (g, n) = split_file_id(file_id)?;
         let s = self.fetch_server(g, n).await?;
         let t = self.opts.network_timeout;
-        transfer::download_range(&addr(&s), g, n, (offset, length), dst, t, progress).await
+        transfer::download_range(&addr(&s), g, n, (offset, length), dst, t, progress)
+            .await
+            .map_err(|e| e.for_file(file_id))
     }
 
     /// Downloads a whole file into memory.
@@ -301,22 +305,29 @@ impl FdfsClient {
 
     pub async fn delete(&self, file_id: &str) -> Result<()> {
         let (g, n) = split_file_id(file_id)?;
-        self.update_server(g, n).await?.delete(g, n).await
+        let r = async { self.update_server(g, n).await?.delete(g, n).await };
+        r.await.map_err(|e| e.for_file(file_id))
     }
 
     pub async fn set_metadata(&self, file_id: &str, op: MetaOp, meta: Metadata) -> Result<()> {
         let (g, n) = split_file_id(file_id)?;
-        self.update_server(g, n)
-            .await?
-            .set_metadata(g, n, op, meta)
-            .await
+        let r = async {
+            self.update_server(g, n)
+                .await?
+                .set_metadata(g, n, op, meta)
+                .await
+        };
+        r.await.map_err(|e| e.for_file(file_id))
     }
 
     pub async fn get_metadata(&self, file_id: &str) -> Result<Metadata> {
         let (g, n) = split_file_id(file_id)?;
-        let s = self.fetch_server(g, n).await?;
-        let mut c = StorageClient::connect_with(addr(&s), self.storage_opts()).await?;
-        c.get_metadata(g, n).await
+        let r = async {
+            let s = self.fetch_server(g, n).await?;
+            let mut c = StorageClient::connect_with(addr(&s), self.storage_opts()).await?;
+            c.get_metadata(g, n).await
+        };
+        r.await.map_err(|e| e.for_file(file_id))
     }
 
     /// QUERY_FILE_INFO (22) on a storage that has the file.
@@ -328,8 +339,11 @@ impl FdfsClient {
     /// 2 = the storage logs nothing when the file is missing.
     pub async fn query_file_info_flags(&self, file_id: &str, flags: u8) -> Result<FileInfo> {
         let (g, n) = split_file_id(file_id)?;
-        let s = self.fetch_server(g, n).await?;
-        let mut c = StorageClient::connect_with(addr(&s), self.storage_opts()).await?;
-        c.query_file_info(g, n, flags).await
+        let r = async {
+            let s = self.fetch_server(g, n).await?;
+            let mut c = StorageClient::connect_with(addr(&s), self.storage_opts()).await?;
+            c.query_file_info(g, n, flags).await
+        };
+        r.await.map_err(|e| e.for_file(file_id))
     }
 }

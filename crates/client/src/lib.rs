@@ -9,6 +9,7 @@
 //! # Ok(()) }
 //! ```
 
+mod error;
 mod fdfs;
 mod storage;
 pub mod tracker;
@@ -20,29 +21,7 @@ pub use tracker::TrackerClient;
 
 pub use fdfs_proto::storage::{FileInfo, MetaItem, MetaOp, Metadata, StoredFile};
 
-/// What went wrong in a request.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-    /// The server answered with a non-zero status (errno).
-    #[error("server answered cmd {cmd} with status {status} ({})", fdfs_proto::status::name(*status).unwrap_or("?"))]
-    Status { cmd: u8, status: u8 },
-    #[error("protocol error: {0}")]
-    Protocol(String),
-    #[error("timed out")]
-    Timeout,
-}
-
-impl Error {
-    /// The errno status, if the server sent one.
-    pub fn status(&self) -> Option<u8> {
-        match self {
-            Error::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
+pub use error::{Error, Role};
 
 impl From<fdfs_proto::BodyError> for Error {
     fn from(e: fdfs_proto::BodyError) -> Error {

@@ -12,7 +12,7 @@ use fdfs_proto::{cmd, Body, IpWidth, Streamed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
-use crate::{Error, Result};
+use crate::{Error, Result, Role};
 
 #[derive(Debug, Clone, Copy)]
 pub struct StorageOptions {
@@ -34,6 +34,8 @@ impl Default for StorageOptions {
 pub struct StorageClient {
     stream: BufReader<TcpStream>,
     opts: StorageOptions,
+    /// For errors: the address connected to.
+    addr: String,
 }
 
 impl StorageClient {
@@ -45,14 +47,27 @@ impl StorageClient {
         addr: impl ToSocketAddrs,
         opts: StorageOptions,
     ) -> Result<StorageClient> {
-        let s = tokio::time::timeout(opts.timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| Error::Timeout)??;
-        s.set_nodelay(true)?;
+        let (s, addr) = crate::error::dial(addr, opts.timeout, Role::Storage).await?;
         Ok(StorageClient {
             stream: BufReader::new(s),
             opts,
+            addr,
         })
+    }
+
+    /// The storage's address (as connected to).
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Places an error on this storage and, if given, the file.
+    fn on(&self, group: &str, name: &str) -> impl Fn(Error) -> Error {
+        let addr = self.addr.clone();
+        let file = match group {
+            "" => name.to_owned(),
+            g => format!("{g}/{name}"),
+        };
+        move |e| e.at(Role::Storage, &addr, Some(&file))
     }
 
     /// Sends raw bytes and reads one response (header, body). Non-zero statuses are returned,
@@ -64,7 +79,9 @@ impl StorageClient {
             self.read_response().await
         })
         .await
-        .map_err(|_| Error::Timeout)?
+        .map_err(|_| Error::Timeout)
+        .and_then(|r| r)
+        .map_err(|e| e.at(Role::Storage, &self.addr, None))
     }
 
     /// Reads one response (header + body) without sending anything.
@@ -111,7 +128,8 @@ impl StorageClient {
             return Err(Error::Status {
                 cmd: command,
                 status: h.status,
-            });
+            }
+            .at(Role::Storage, &self.addr, None));
         }
         Ok(body)
     }
@@ -162,7 +180,7 @@ impl StorageClient {
             ext: ext.to_string(),
         };
         let body = self.streamed(command, &head, data).await?;
-        Ok(StoredFile::decode(&body)?)
+        StoredFile::decode(&body).map_err(|e| Error::from(e).at(Role::Storage, &self.addr, None))
     }
 
     /// UPLOAD_SLAVE_FILE (21): `master` is the master's logical name (no group).
@@ -179,8 +197,12 @@ impl StorageClient {
             prefix: prefix.to_string(),
             ext: ext.to_string(),
         };
-        let body = self.streamed(cmd::UPLOAD_SLAVE_FILE, &head, data).await?;
-        Ok(StoredFile::decode(&body)?)
+        let on = self.on("", master);
+        let body = self
+            .streamed(cmd::UPLOAD_SLAVE_FILE, &head, data)
+            .await
+            .map_err(&on)?;
+        StoredFile::decode(&body).map_err(|e| on(e.into()))
     }
 
     /// DOWNLOAD_FILE (14); `length` 0 = to the end.
@@ -197,14 +219,20 @@ impl StorageClient {
             group: group.to_string(),
             file_name: name.to_string(),
         };
+        let on = self.on(group, name);
         self.call(cmd::DOWNLOAD_FILE, 0, &req.to_bytes(IpWidth::V4), &[])
             .await
+            .map_err(on)
     }
 
     /// DELETE_FILE (12).
     pub async fn delete(&mut self, group: &str, name: &str) -> Result<()> {
         let body = file_ref(group, name);
-        self.call(cmd::DELETE_FILE, 0, &body, &[]).await.map(drop)
+        let on = self.on(group, name);
+        self.call(cmd::DELETE_FILE, 0, &body, &[])
+            .await
+            .map(drop)
+            .map_err(on)
     }
 
     /// SET_METADATA (13).
@@ -221,17 +249,21 @@ impl StorageClient {
             file_name: name.to_string(),
             metadata: meta,
         };
+        let on = self.on(group, name);
         self.call(cmd::SET_METADATA, 0, &req.to_bytes(IpWidth::V4), &[])
             .await
             .map(drop)
+            .map_err(on)
     }
 
     /// GET_METADATA (15).
     pub async fn get_metadata(&mut self, group: &str, name: &str) -> Result<Metadata> {
+        let on = self.on(group, name);
         let body = self
             .call(cmd::GET_METADATA, 0, &file_ref(group, name), &[])
-            .await?;
-        Ok(Metadata::parse(&body)?)
+            .await
+            .map_err(&on)?;
+        Metadata::parse(&body).map_err(|e| on(e.into()))
     }
 
     /// QUERY_FILE_INFO (22); `flags`: 1 = no CRC32, 2 = keep silence.
@@ -241,10 +273,12 @@ impl StorageClient {
         name: &str,
         flags: u8,
     ) -> Result<FileInfo> {
+        let on = self.on(group, name);
         let body = self
             .call(cmd::QUERY_FILE_INFO, flags, &file_ref(group, name), &[])
-            .await?;
-        Ok(FileInfo::decode(&body)?)
+            .await
+            .map_err(&on)?;
+        FileInfo::decode(&body).map_err(|e| on(e.into()))
     }
 
     /// APPEND_FILE (24).
@@ -253,7 +287,11 @@ impl StorageClient {
             file_name: name.to_string(),
             append_size: data.len() as u64,
         };
-        self.streamed(cmd::APPEND_FILE, &head, data).await.map(drop)
+        let on = self.on("", name);
+        self.streamed(cmd::APPEND_FILE, &head, data)
+            .await
+            .map(drop)
+            .map_err(on)
     }
 
     /// MODIFY_FILE (34).
@@ -263,7 +301,11 @@ impl StorageClient {
             offset,
             size: data.len() as u64,
         };
-        self.streamed(cmd::MODIFY_FILE, &head, data).await.map(drop)
+        let on = self.on("", name);
+        self.streamed(cmd::MODIFY_FILE, &head, data)
+            .await
+            .map(drop)
+            .map_err(on)
     }
 
     /// TRUNCATE_FILE (36).
@@ -272,9 +314,11 @@ impl StorageClient {
             file_name: name.to_string(),
             new_size,
         };
+        let on = self.on("", name);
         self.call(cmd::TRUNCATE_FILE, 0, &req.to_bytes(IpWidth::V4), &[])
             .await
             .map(drop)
+            .map_err(on)
     }
 
     /// ACTIVE_TEST (111).

@@ -13,7 +13,7 @@ use fdfs_proto::{cmd, Body, IpWidth};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
-use crate::{Error, Result};
+use crate::{Error, Result, Role};
 
 /// Largest tracker response accepted: 512 groups × 113 bytes or 32 storages × 517 bytes fit
 /// many times over.
@@ -22,15 +22,23 @@ const MAX_RESPONSE: u64 = 1 << 20;
 pub struct TrackerClient {
     stream: TcpStream,
     timeout: Duration,
+    /// For errors: the address connected to.
+    addr: String,
 }
 
 impl TrackerClient {
     pub async fn connect(addr: impl ToSocketAddrs, timeout: Duration) -> Result<TrackerClient> {
-        let s = tokio::time::timeout(timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| Error::Timeout)??;
-        s.set_nodelay(true)?;
-        Ok(TrackerClient { stream: s, timeout })
+        let (stream, addr) = crate::error::dial(addr, timeout, Role::Tracker).await?;
+        Ok(TrackerClient {
+            stream,
+            timeout,
+            addr,
+        })
+    }
+
+    /// The tracker's address (as connected to).
+    pub fn addr(&self) -> &str {
+        &self.addr
     }
 
     /// Sends raw bytes and reads one response; non-zero statuses are returned, not errors.
@@ -41,7 +49,9 @@ impl TrackerClient {
             self.read_response().await
         })
         .await
-        .map_err(|_| Error::Timeout)?
+        .map_err(|_| Error::Timeout)
+        .and_then(|r| r)
+        .map_err(|e| e.at(Role::Tracker, &self.addr, None))
     }
 
     async fn read_response(&mut self) -> Result<(Header, Vec<u8>)> {
@@ -69,13 +79,15 @@ impl TrackerClient {
             return Err(Error::Status {
                 cmd: command,
                 status: h.status,
-            });
+            }
+            .at(Role::Tracker, &self.addr, None));
         }
         Ok(body)
     }
 
     async fn call<R: Body>(&mut self, command: u8, req: &impl Body) -> Result<R> {
-        Ok(R::decode(&self.call_raw(command, req).await?)?)
+        let body = self.call_raw(command, req).await?;
+        R::decode(&body).map_err(|e| Error::from(e).at(Role::Tracker, &self.addr, None))
     }
 
     /// 101 (any group) or 104 (named group).
@@ -111,13 +123,20 @@ impl TrackerClient {
     }
 
     async fn fetch_one(&mut self, command: u8, group: &str, name: &str) -> Result<ServerAddr> {
-        let t: FetchTargets = self.call(command, &file_ref(group, name)).await?;
+        let file = format!("{group}/{name}");
+        let t: FetchTargets = self
+            .call(command, &file_ref(group, name))
+            .await
+            .map_err(|e| e.for_file(&file))?;
         match <[ServerAddr; 1]>::try_from(t.servers) {
             Ok([s]) => Ok(s),
-            Err(v) => Err(Error::Protocol(format!(
-                "expected 1 storage, got {}",
-                v.len()
-            ))),
+            Err(v) => Err(
+                Error::Protocol(format!("expected 1 storage, got {}", v.len())).at(
+                    Role::Tracker,
+                    &self.addr,
+                    Some(&file),
+                ),
+            ),
         }
     }
 
@@ -125,7 +144,8 @@ impl TrackerClient {
     pub async fn query_fetch_all(&mut self, group: &str, name: &str) -> Result<Vec<ServerAddr>> {
         let t: FetchTargets = self
             .call(cmd::QUERY_FETCH_ALL, &file_ref(group, name))
-            .await?;
+            .await
+            .map_err(|e| e.for_file(&format!("{group}/{name}")))?;
         Ok(t.servers)
     }
 

@@ -9,16 +9,12 @@ use fdfs_proto::{cmd, Body, IpWidth, Streamed};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::{Error, Result};
+use crate::{Error, Result, Role};
 
 const CHUNK: usize = 256 * 1024;
 
 async fn connect(addr: &str, t: Duration) -> Result<TcpStream> {
-    let s = tokio::time::timeout(t, TcpStream::connect(addr))
-        .await
-        .map_err(|_| Error::Timeout)??;
-    s.set_nodelay(true)?;
-    Ok(s)
+    Ok(crate::error::dial(addr, t, Role::Storage).await?.0)
 }
 
 async fn io<T>(t: Duration, f: impl std::future::Future<Output = std::io::Result<T>>) -> Result<T> {
@@ -69,8 +65,10 @@ pub async fn upload_as(
         ext: ext.to_owned(),
     };
     let pkt = head.head_packet(command);
-    let body = send(addr, command, &pkt, size, src, timeout, progress).await?;
-    Ok(StoredFile::decode(&body)?)
+    let body = send(addr, command, &pkt, size, src, timeout, progress)
+        .await
+        .map_err(|e| e.at(Role::Storage, addr, None))?;
+    StoredFile::decode(&body).map_err(|e| Error::from(e).at(Role::Storage, addr, None))
 }
 
 /// APPEND_FILE (24): `size` bytes from `src` go to the end of appender file `name` (no group).
@@ -90,6 +88,7 @@ pub async fn append(
     send(addr, cmd::APPEND_FILE, &pkt, size, src, timeout, progress)
         .await
         .map(drop)
+        .map_err(|e| e.at(Role::Storage, addr, Some(name)))
 }
 
 /// Sends `head` then `size` content bytes from `src`; returns the reply body.
@@ -144,6 +143,22 @@ pub async fn download(
 
 /// DOWNLOAD_FILE (14) of `length` bytes from `offset` (`range`; length 0 = to the end).
 pub async fn download_range(
+    addr: &str,
+    group: &str,
+    name: &str,
+    (offset, length): (u64, u64),
+    dst: &mut (impl AsyncWrite + Unpin),
+    timeout: Duration,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<u64> {
+    let file = format!("{group}/{name}");
+    download_inner(addr, group, name, (offset, length), dst, timeout, progress)
+        .await
+        .map_err(|e| e.at(Role::Storage, addr, Some(&file)))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn download_inner(
     addr: &str,
     group: &str,
     name: &str,

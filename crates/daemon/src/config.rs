@@ -12,37 +12,192 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot parse {path}: {source}")]
+    /// Not TOML (or not this daemon's keys); `line` from the parser's span.
+    #[error("{}: {message}", at(path, *line))]
     Parse {
         path: PathBuf,
-        source: toml::de::Error,
+        line: Option<usize>,
+        message: String,
     },
-    #[error("invalid value for `{key}`: {reason}")]
-    Invalid { key: &'static str, reason: String },
+    #[error(
+        "{}: this looks like a FastDFS ini file (line {line}: `{text}`), but this version reads \
+         TOML: quote string values (`key = \"value\"`), see the example files in conf/",
+        path.display()
+    )]
+    IniFile {
+        path: PathBuf,
+        line: usize,
+        text: String,
+    },
+    /// A value that parsed but did not validate; `path`/`line` once known.
+    #[error("{}invalid value for `{key}`: {reason}", origin(path.as_deref(), *line))]
+    Invalid {
+        key: String,
+        reason: String,
+        path: Option<PathBuf>,
+        line: Option<usize>,
+    },
 }
 
-pub fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        reason: reason.into(),
+fn at(path: &Path, line: Option<usize>) -> String {
+    match line {
+        Some(l) => format!("{}:{l}", path.display()),
+        None => path.display().to_string(),
     }
 }
 
-/// Reads and deserialises a TOML file (validation is the caller's).
-pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+fn origin(path: Option<&Path>, line: Option<usize>) -> String {
+    path.map(|p| format!("{}: ", at(p, line)))
+        .unwrap_or_default()
+}
+
+pub fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+        path: None,
+        line: None,
+    }
+}
+
+/// Reads a TOML file and validates it with `validate`; every error names the file and, where
+/// the text has one, the line.
+pub fn load<R: DeserializeOwned, C>(
+    path: &Path,
+    validate: impl FnOnce(R) -> Result<C, ConfigError>,
+) -> Result<C, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
     })?;
-    parse_toml(&text, path)
+    parse(&text, path, validate)
+}
+
+/// [`load`] on text already read; `origin` names it in errors.
+pub fn parse<R: DeserializeOwned, C>(
+    text: &str,
+    origin: &Path,
+    validate: impl FnOnce(R) -> Result<C, ConfigError>,
+) -> Result<C, ConfigError> {
+    let raw = parse_toml(text, origin)?;
+    validate(raw).map_err(|e| locate(e, text, origin))
+}
+
+/// Gives an [`ConfigError::Invalid`] without a place the file and line of its key in `text`.
+pub fn locate(e: ConfigError, text: &str, origin: &Path) -> ConfigError {
+    match e {
+        ConfigError::Invalid {
+            key,
+            reason,
+            path: None,
+            ..
+        } => {
+            let line = key_line(text, &key);
+            ConfigError::Invalid {
+                key,
+                reason,
+                path: Some(origin.to_owned()),
+                line,
+            }
+        }
+        e => e,
+    }
+}
+
+/// 1-based line where the value of `key` starts: dotted for tables (`limits.max_file_size`),
+/// `name[i]` for an array element. None when the key is not in the text (a default failed).
+pub fn key_line(text: &str, key: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut item = doc.as_item();
+    for part in key.split('.') {
+        let (name, index) = match part.strip_suffix(']').and_then(|p| p.split_once('[')) {
+            Some((n, i)) => (n, i.parse::<usize>().ok()),
+            None => (part, None),
+        };
+        item = item.get(name)?;
+        if let Some(i) = index {
+            match item.as_array().and_then(|a| a.get(i)) {
+                Some(v) => return v.span().map(|s| line_of(text, s.start)),
+                None => break,
+            }
+        }
+    }
+    item.span().map(|s| line_of(text, s.start))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    1 + text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
 }
 
 /// Deserialises TOML text; `origin` names it in errors.
 pub fn parse_toml<T: DeserializeOwned>(text: &str, origin: &Path) -> Result<T, ConfigError> {
-    toml::from_str(text).map_err(|source| ConfigError::Parse {
-        path: origin.to_owned(),
-        source,
+    toml::from_str(text).map_err(|e| {
+        if let Some((line, text)) = ini_line(text) {
+            return ConfigError::IniFile {
+                path: origin.to_owned(),
+                line,
+                text,
+            };
+        }
+        // The parser's message may span lines ("invalid string\nexpected `\"`"); keep one.
+        let message = e
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        ConfigError::Parse {
+            path: origin.to_owned(),
+            line: e.span().map(|s| line_of(text, s.start)),
+            message: match e.span().and_then(|s| key_before(text, s.start)) {
+                Some(key) => format!("invalid value for `{key}`: {message}"),
+                None => message,
+            },
+        }
     })
+}
+
+/// The key of the `key = value` line whose value holds `offset` (a type error names no key).
+fn key_before(text: &str, offset: usize) -> Option<&str> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = text[start..offset].split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty() && !key.starts_with('#')).then_some(key)
+}
+
+/// The first `key=value` line whose value is not a TOML value (`group_name=group1`), in a text
+/// that quotes no value at all: what a FastDFS `.conf` file is made of. A TOML file with one
+/// unquoted string quotes its others, so it gets the parser's message.
+fn ini_line(text: &str) -> Option<(usize, String)> {
+    let mut first = None;
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        let Some((k, v)) = t.split_once('=') else {
+            continue;
+        };
+        let k = k.trim();
+        if t.starts_with('#')
+            || k.is_empty()
+            || !k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+        {
+            continue;
+        }
+        let v = v.trim();
+        if v.starts_with(['"', '\'', '[', '{']) {
+            return None;
+        }
+        if first.is_none() && !v.is_empty() && format!("x = {v}").parse::<toml::Table>().is_err() {
+            first = Some((i + 1, t.to_owned()));
+        }
+    }
+    first
 }
 
 /// `123`, `64K`, `512M`, `2G`, `1T` (binary units, optional trailing `B`).

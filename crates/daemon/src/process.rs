@@ -31,9 +31,11 @@ pub struct Settings {
 
 /// `NAME --config FILE [--check-config]`: loads the configuration (exit 2 if it is invalid),
 /// sets up logging and runs `serve` to completion on a multi-threaded runtime.
+/// `effective` renders the loaded configuration as the config file format (`--check-config`).
 pub fn main<C, LoadErr, ServeErr, Fut>(
     bin: Binary,
     load: impl FnOnce(&Path) -> Result<C, LoadErr>,
+    effective: impl FnOnce(&C) -> String,
     settings: impl FnOnce(&C) -> Settings,
     serve: impl FnOnce(C, LogTarget) -> Fut,
 ) -> ExitCode
@@ -51,14 +53,17 @@ where
                 .short('c')
                 .long("config")
                 .value_name("FILE")
-                .help("Path to the configuration file")
+                .help("Path to the configuration file (TOML)")
                 .default_value(bin.default_config)
                 .value_parser(value_parser!(PathBuf)),
         )
         .arg(
             Arg::new("check-config")
                 .long("check-config")
-                .help("Validate the configuration and exit (0 = valid)")
+                .help(
+                    "Validate the configuration, print the effective settings as TOML \
+                     (defaults filled in) and exit (0 = valid, 2 = invalid)",
+                )
                 .action(ArgAction::SetTrue),
         )
         .get_matches();
@@ -74,7 +79,11 @@ where
         }
     };
     if args.get_flag("check-config") {
-        println!("{}: configuration OK", path.display());
+        println!(
+            "# {}: configuration OK; the effective settings, defaults filled in:\n{}",
+            path.display(),
+            effective(&cfg)
+        );
         return ExitCode::SUCCESS;
     }
     let s = settings(&cfg);

@@ -4,12 +4,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use fdfs_daemon::config::{parse_bytes, ConfigError, Reserve};
 pub use fdfs_daemon::HostRule;
 
-use fdfs_daemon::config::{invalid, parse_toml, read_toml};
+use fdfs_daemon::config::invalid;
 
 /// How new files are spread over the `HH/HH` sub-directories (FastDFS `file_distribute_path_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub enum Durability {
     Journal,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     group_name: String,
@@ -81,7 +81,7 @@ struct RawConfig {
     replication: crate::sync::RawSettings,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawLimits {
     max_connections: usize,
@@ -105,7 +105,7 @@ impl Default for RawLimits {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawSync {
     durability: String,
@@ -190,18 +190,20 @@ pub struct Config {
     pub binlog_rotate_size: u64,
     pub storage_id: Option<u32>,
     pub replication: crate::sync::Settings,
+    /// The settings as a `storage.toml` with every default written out (`--check-config`).
+    pub effective: String,
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        Config::from_raw(read_toml(path)?)
+        fdfs_daemon::config::load(path, Config::from_raw)
     }
 
     pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
-        Config::from_raw(parse_toml(text, Path::new("<string>"))?)
+        fdfs_daemon::config::parse(text, Path::new("<string>"), Config::from_raw)
     }
 
-    fn from_raw(r: RawConfig) -> Result<Config, ConfigError> {
+    fn from_raw(mut r: RawConfig) -> Result<Config, ConfigError> {
         if fdfs_proto::fileid::validate_group_name(r.group_name.as_bytes()).is_err() {
             return Err(invalid("group_name", "1..16 characters of [A-Za-z0-9]"));
         }
@@ -216,11 +218,11 @@ impl Config {
         if !r.base_path.is_absolute() {
             return Err(invalid("base_path", "must be an absolute path"));
         }
-        let store_paths = if r.store_paths.is_empty() {
-            vec![r.base_path.clone()]
-        } else {
-            r.store_paths
-        };
+        if r.store_paths.is_empty() {
+            r.store_paths = vec![r.base_path.clone()];
+        }
+        let effective = toml::to_string(&r).map_err(|e| invalid("(all)", e.to_string()))?;
+        let store_paths = r.store_paths;
         if store_paths.len() > 256 {
             return Err(invalid("store_paths", "at most 256 store paths"));
         }
@@ -248,13 +250,13 @@ impl Config {
         if r.tracker_servers.len() > 16 {
             return Err(invalid("tracker_servers", "at most 16 trackers"));
         }
-        for t in &r.tracker_servers {
+        for (i, t) in r.tracker_servers.iter().enumerate() {
             let ok = t
                 .rsplit_once(':')
                 .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
             if !ok {
                 return Err(invalid(
-                    "tracker_servers",
+                    format!("tracker_servers[{i}]"),
                     format!("{t:?} is not host:port"),
                 ));
             }
@@ -336,6 +338,7 @@ impl Config {
             binlog_rotate_size,
             storage_id: r.storage_id,
             replication,
+            effective,
         })
     }
 

@@ -46,21 +46,23 @@ impl Layout {
     /// Prepares every store path; removes leftovers of interrupted uploads.
     pub fn open(cfg: &Config) -> io::Result<Layout> {
         let base_data = cfg.base_path.join("data");
-        fs::create_dir_all(&base_data)?;
-        let (binlog_dev, _) = crate::disk::fs_identity(&base_data)?;
+        fs::create_dir_all(&base_data).map_err(|e| with_path(e, &base_data))?;
+        let (binlog_dev, _) =
+            crate::disk::fs_identity(&base_data).map_err(|e| with_path(e, &base_data))?;
         let mut paths = Vec::with_capacity(cfg.store_paths.len());
         for (i, root) in cfg.store_paths.iter().enumerate() {
             let data = root.join("data");
             let tmp = data.join(TMP_DIR);
             fs::create_dir_all(&tmp).map_err(|e| with_path(e, &tmp))?;
-            let removed = clean_tmp(&tmp)?;
+            let removed = clean_tmp(&tmp).map_err(|e| with_path(e, &tmp))?;
             if removed > 0 {
                 tracing::warn!(dir = %tmp.display(), removed, "removed orphaned temp files of interrupted uploads");
             }
             if cfg.precreate_subdirs {
-                precreate(&data, cfg.subdir_count)?;
+                precreate(&data, cfg.subdir_count).map_err(|e| with_path(e, &data))?;
             }
-            let (dev, journaled) = crate::disk::fs_identity(&data)?;
+            let (dev, journaled) =
+                crate::disk::fs_identity(&data).map_err(|e| with_path(e, &data))?;
             let orderable = journaled && dev == binlog_dev;
             let journal_ordered = match cfg.durability {
                 Durability::Fsync => false,

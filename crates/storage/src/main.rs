@@ -15,6 +15,7 @@ fn main() -> ExitCode {
             thread_name: "storaged",
         },
         Config::load,
+        |c| c.effective.clone(),
         |c| Settings {
             log_file: c.log_file.clone(),
             log_level: c.log_level.clone(),

@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fdfs_proto::IpWidth;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use fdfs_daemon::config::ConfigError;
 pub use fdfs_daemon::HostRule;
 
-use fdfs_daemon::config::{invalid, parse_bytes, parse_toml, read_toml};
+use fdfs_daemon::config::{invalid, parse_bytes};
 
 /// How 101/106 pick a group (FastDFS `store_lookup` 0/1/2).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StoreLookup {
     RoundRobin,
@@ -22,7 +22,7 @@ pub enum StoreLookup {
 }
 
 /// How a storage is picked inside a group (FastDFS `store_server` 0/1/2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StoreServer {
     RoundRobin,
@@ -31,7 +31,7 @@ pub enum StoreServer {
 }
 
 /// How a store path is picked on the storage (FastDFS `store_path` 0/2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StorePath {
     RoundRobin,
@@ -39,7 +39,7 @@ pub enum StorePath {
 }
 
 /// How 102/105 pick a storage (FastDFS `download_server` 0/1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DownloadServer {
     RoundRobin,
@@ -47,7 +47,7 @@ pub enum DownloadServer {
 }
 
 /// Layout of the 90/91/92 listing records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ListLayout {
     /// FastDFS ≥ 6.13.1: 113-byte groups, 487/517-byte storages (HEAD `fdfs_monitor`).
@@ -95,7 +95,7 @@ impl Reserve {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default = "d_bind")]
@@ -135,7 +135,7 @@ struct RawConfig {
     limits: RawLimits,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawLimits {
     max_connections: usize,
@@ -231,18 +231,21 @@ pub struct Config {
     pub network_timeout: Duration,
     pub idle_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// The settings as a `tracker.toml` with every default written out (`--check-config`).
+    pub effective: String,
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        Self::from_raw(read_toml(path)?)
+        fdfs_daemon::config::load(path, Self::from_raw)
     }
 
     pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
-        Self::from_raw(parse_toml(text, Path::new("<string>"))?)
+        fdfs_daemon::config::parse(text, Path::new("<string>"), Self::from_raw)
     }
 
     fn from_raw(r: RawConfig) -> Result<Config, ConfigError> {
+        let effective = toml::to_string(&r).map_err(|e| invalid("(all)", e.to_string()))?;
         let store_group = match (&r.store_lookup, r.store_group) {
             (StoreLookup::SpecifiedGroup, Some(g)) => {
                 fdfs_proto::fileid::validate_group_name(g.as_bytes())
@@ -320,6 +323,7 @@ impl Config {
             network_timeout: Duration::from_secs(r.limits.network_timeout),
             idle_timeout: Duration::from_secs(r.limits.idle_timeout),
             shutdown_grace: Duration::from_secs(r.limits.shutdown_grace),
+            effective,
         })
     }
 
@@ -348,7 +352,7 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../conf/tracker.toml");
         let ex = Config::load(Path::new(path)).unwrap();
         let d = Config::parse_str(&format!("base_path = {:?}", ex.base_path)).unwrap();
-        assert_eq!(format!("{ex:?}"), format!("{d:?}"));
+        assert_eq!(ex.effective, d.effective);
     }
 
     #[test]

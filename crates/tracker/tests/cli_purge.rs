@@ -157,7 +157,8 @@ fn a_front_answering_500_fails_the_command_but_the_file_stays_deleted() {
         "{out2}"
     );
     assert!(
-        err2.contains(&format!("fdfs: delete {id}: ")) && err2.contains("(ENOENT)"),
+        err2.contains(&format!("fdfs: file not found: {id} on storage "))
+            && err2.contains(" ENOENT)"),
         "{err2}"
     );
     assert!(

@@ -4,23 +4,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::log::SyncMode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("reading {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("parsing {path}: {source}")]
-    Parse {
-        path: String,
-        source: toml::de::Error,
-    },
-    #[error("{field}: {msg}")]
+    /// Reading or parsing the file; names file and line.
+    #[error(transparent)]
+    File(#[from] fdfs_daemon::config::ConfigError),
+    #[error("invalid value for `{field}`: {msg}")]
     Invalid { field: &'static str, msg: String },
 }
 
@@ -32,7 +25,7 @@ fn invalid(field: &'static str, msg: impl Into<String>) -> ConfigError {
 }
 
 /// The file as written; every field optional so flags and defaults can fill the gaps.
-#[derive(Debug, Default, Deserialize, Clone)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<String>,
@@ -109,6 +102,12 @@ impl Net {
     }
 }
 
+impl std::fmt::Display for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
 fn mask_eq(n: &[u8], a: &[u8], prefix: u8) -> bool {
     let full = (prefix / 8) as usize;
     if n[..full] != a[..full] {
@@ -165,6 +164,16 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size {s:?} overflows"))
 }
 
+/// The largest unit that divides `n` exactly, as [`parse_size`] reads it.
+fn show_size(n: u64) -> String {
+    for (unit, shift) in [("g", 30), ("m", 20), ("k", 10)] {
+        if n != 0 && n % (1 << shift) == 0 {
+            return format!("{}{unit}", n >> shift);
+        }
+    }
+    n.to_string()
+}
+
 pub fn parse_sync(s: &str) -> Result<SyncMode, String> {
     match s.trim() {
         "always" => Ok(SyncMode::Always),
@@ -188,12 +197,13 @@ pub fn parse_sync(s: &str) -> Result<SyncMode, String> {
 
 impl FileConfig {
     pub fn load(path: &std::path::Path) -> Result<FileConfig, ConfigError> {
-        let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: p.clone(),
-            source,
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            fdfs_daemon::config::ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            }
         })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: p, source })
+        Ok(fdfs_daemon::config::parse_toml(&text, path)?)
     }
 
     /// Fields set in `over` win.
@@ -288,9 +298,14 @@ impl FileConfig {
         }
         Ok(Config {
             listen,
-            data_dir: self
-                .data_dir
-                .unwrap_or_else(|| PathBuf::from("/var/lib/tyrantd")),
+            // No default: a daemon started by hand must not create a directory it was not told of.
+            data_dir: self.data_dir.ok_or_else(|| {
+                invalid(
+                    "data_dir",
+                    "no data directory: pass --data-dir DIR or set data_dir = \"DIR\" in the \
+                     config file (tyrantd has no default and writes nowhere else)",
+                )
+            })?,
             threads,
             sync: parse_sync(self.sync.as_deref().unwrap_or("always"))
                 .map_err(|m| invalid("sync", m))?,
@@ -330,6 +345,47 @@ impl FileConfig {
 }
 
 impl Config {
+    /// The settings as a `tyrant.toml` with every default written out (`--check-config`).
+    pub fn effective(&self) -> FileConfig {
+        let secs = |d: Option<Duration>| Some(d.map_or(0, |d| d.as_secs()));
+        FileConfig {
+            listen: Some(self.listen.to_string()),
+            data_dir: Some(self.data_dir.clone()),
+            threads: Some(self.threads),
+            sync: Some(match self.sync {
+                SyncMode::Always => "always".into(),
+                SyncMode::Never => "none".into(),
+                SyncMode::Interval(d) => format!("interval:{}", d.as_millis()),
+            }),
+            direct_io: Some(self.direct_io),
+            segment_size: Some(show_size(self.segment_bytes)),
+            checkpoint_size: Some(show_size(self.checkpoint_bytes)),
+            checkpoint_interval_secs: Some(self.checkpoint_interval.as_secs()),
+            compact_ratio: Some(self.compact_ratio),
+            compact_interval_secs: Some(self.compact_interval.as_secs()),
+            scrub_interval_secs: secs(self.scrub_interval),
+            server_id: Some(self.server_id),
+            master: self.master.clone(),
+            read_only: Some(self.read_only),
+            allow_write: Some(self.allow_write.iter().map(|n| n.to_string()).collect()),
+            max_connections: Some(self.max_connections),
+            idle_timeout_secs: secs(self.idle_timeout),
+            max_key_len: Some(self.max_key_len),
+            max_item_size: Some(show_size(self.max_item_size as u64)),
+            max_line: Some(self.max_line),
+            allow_flush_all: Some(self.allow_flush_all),
+            http_key_mode: Some(
+                match self.http_key_mode {
+                    KeyMode::Nginx => "nginx",
+                    KeyMode::Tt => "tt",
+                }
+                .into(),
+            ),
+            pid_file: self.pid_file.clone(),
+            log_level: Some(self.log_level.clone()),
+        }
+    }
+
     pub fn may_write(&self, peer: IpAddr) -> bool {
         self.allow_write.iter().any(|n| n.contains(peer))
     }
@@ -373,7 +429,13 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conf/tyrant.toml");
         let c = FileConfig::load(&path).unwrap().validate().unwrap();
         assert_eq!(c.sync, SyncMode::Always);
-        let d = FileConfig::default().validate().unwrap();
+        assert!(FileConfig::default().validate().is_err(), "no data_dir");
+        let d = FileConfig {
+            data_dir: Some("/nonexistent".into()),
+            ..FileConfig::default()
+        }
+        .validate()
+        .unwrap();
         assert_eq!(d.listen.to_string(), "127.0.0.1:1978");
         assert!(d.may_write("127.0.0.1".parse().unwrap()));
         assert!(!d.may_write("192.0.2.1".parse().unwrap()));

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use tokio::sync::watch;
-use tyrant::config::{Config, FileConfig};
+use tyrant::config::{Config, ConfigError, FileConfig};
 use tyrant::engine::log::{EngineConfig, LogEngine};
 use tyrant::server::{self, App};
 use tyrant::stats::{ReplStatus, Stats};
@@ -19,77 +19,82 @@ use tyrant::stats::{ReplStatus, Stats};
     about = "Persistent KV daemon speaking memcached and HTTP on one port"
 )]
 struct Args {
-    /// Configuration file (TOML); flags override it.
-    #[arg(short = 'c', long)]
+    /// Configuration file (TOML); flags override it [default: none, flags and defaults only]
+    #[arg(short = 'c', long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Validate the configuration and exit.
+    /// Validate the configuration, print the effective settings as TOML and exit
     #[arg(long)]
     check_config: bool,
-    /// Listen address, e.g. 127.0.0.1:1978.
-    #[arg(short = 'l', long)]
+    /// Listen address (IP:port) [default: 127.0.0.1:1978]
+    #[arg(short = 'l', long, value_name = "ADDR")]
     listen: Option<String>,
-    /// Data directory.
-    #[arg(short = 'd', long)]
+    /// Data directory, created if missing [default: none, required here or as data_dir]
+    #[arg(short = 'd', long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Worker threads.
-    #[arg(short = 't', long)]
+    /// Worker threads [default: 2]
+    #[arg(short = 't', long, value_name = "N")]
     threads: Option<usize>,
-    /// always | interval:<ms> | none
-    #[arg(long)]
+    /// When writes reach the disk: always | interval:<ms> | none [default: always]
+    #[arg(long, value_name = "MODE")]
     sync: Option<String>,
-    /// Segment / update-log rotation size (e.g. 1g).
-    #[arg(long, alias = "ulim")]
+    /// Segment / update-log rotation size [default: 1g]
+    #[arg(long, alias = "ulim", value_name = "SIZE")]
     segment_size: Option<String>,
-    /// Checkpoint after this much log (e.g. 256m).
-    #[arg(long)]
+    /// Checkpoint after this much log [default: 256m]
+    #[arg(long, value_name = "SIZE")]
     checkpoint_size: Option<String>,
-    /// Checkpoint at least this often when there were writes.
-    #[arg(long)]
+    /// Checkpoint at least this often when there were writes [default: 300]
+    #[arg(long, value_name = "SECS")]
     checkpoint_interval_secs: Option<u64>,
-    /// Compact sealed segments whose live fraction is below this (0 = never).
-    #[arg(long)]
+    /// Compact sealed segments whose live fraction is below this (0 = never) [default: 0.5]
+    #[arg(long, value_name = "RATIO")]
     compact_ratio: Option<f64>,
-    #[arg(long)]
+    /// Look for a segment to compact this often [default: 60]
+    #[arg(long, value_name = "SECS")]
     compact_interval_secs: Option<u64>,
-    /// crc-check one sealed segment this often (0 = never).
-    #[arg(long)]
+    /// crc-check one sealed segment this often (0 = never) [default: 600]
+    #[arg(long, value_name = "SECS")]
     scrub_interval_secs: Option<u64>,
-    /// Server id, non-zero and unique among replicating servers.
-    #[arg(long, alias = "sid")]
+    /// Server id, non-zero and unique among replicating servers [default: 1]
+    #[arg(long, alias = "sid", value_name = "ID")]
     server_id: Option<u16>,
-    /// Replicate from this master (host:port).
-    #[arg(long)]
+    /// Replicate from this master (host:port) [default: none, not a replica]
+    #[arg(long, value_name = "HOST:PORT")]
     master: Option<String>,
-    /// Refuse client writes.
+    /// Refuse client writes [default: off]
     #[arg(long)]
     read_only: bool,
-    /// Networks allowed to write (repeatable), e.g. 10.0.0.0/8.
-    #[arg(long)]
+    /// Networks allowed to write (repeatable), e.g. 10.0.0.0/8 [default: 127.0.0.0/8 ::1/128]
+    #[arg(long, value_name = "NET")]
     allow_write: Vec<String>,
-    #[arg(long)]
+    /// Most client connections at once [default: 10000]
+    #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
-    /// Close connections idle this long (0 = never).
-    #[arg(long)]
+    /// Close connections idle this long (0 = never) [default: 0]
+    #[arg(long, value_name = "SECS")]
     idle_timeout_secs: Option<u64>,
-    #[arg(long)]
+    /// Longest key in bytes [default: 250]
+    #[arg(long, value_name = "BYTES")]
     max_key_len: Option<usize>,
-    /// Largest value (e.g. 64m).
-    #[arg(long)]
+    /// Largest value [default: 64m]
+    #[arg(long, value_name = "SIZE")]
     max_item_size: Option<String>,
-    #[arg(long)]
+    /// Longest memcached command line in bytes, 1024..16M [default: 65536]
+    #[arg(long, value_name = "BYTES")]
     max_line: Option<usize>,
-    /// Let flush_all erase everything.
+    /// Let flush_all erase everything [default: off]
     #[arg(long)]
     allow_flush_all: bool,
-    /// nginx | tt
-    #[arg(long)]
+    /// How an HTTP path becomes a key: nginx | tt [default: nginx]
+    #[arg(long, value_name = "MODE")]
     http_key_mode: Option<String>,
-    #[arg(long)]
+    /// Write the process id here while running [default: none]
+    #[arg(long, value_name = "FILE")]
     pid_file: Option<PathBuf>,
-    /// error | warn | info | debug | trace
-    #[arg(long)]
+    /// error | warn | info | debug | trace [default: info]
+    #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
-    /// Append to the log through the page cache instead of with O_DIRECT.
+    /// Append to the log through the page cache instead of with O_DIRECT [default: off]
     #[arg(long)]
     buffered_io: bool,
 }
@@ -126,13 +131,33 @@ impl Args {
 }
 
 fn load(args: &Args) -> Result<Config, String> {
-    let file = match &args.config {
-        Some(p) => FileConfig::load(p).map_err(|e| e.to_string())?,
-        None => FileConfig::default(),
+    let (file, text) = match &args.config {
+        Some(p) => (
+            FileConfig::load(p).map_err(|e| e.to_string())?,
+            std::fs::read_to_string(p).unwrap_or_default(),
+        ),
+        None => (FileConfig::default(), String::new()),
     };
-    file.merge(args.overrides())
-        .validate()
-        .map_err(|e| format!("invalid configuration: {e}"))
+    let over = args.overrides();
+    let from_flags = toml::to_string(&over).unwrap_or_default();
+    file.merge(over).validate().map_err(|e| match e {
+        ConfigError::Invalid { field, msg } => {
+            // Name where the bad value came from: the flag that overrode it, or file:line.
+            if fdfs_daemon::config::key_line(&from_flags, field).is_some() {
+                format!("--{}: {msg}", field.replace('_', "-"))
+            } else if let Some(p) = args.config.as_deref() {
+                fdfs_daemon::config::locate(fdfs_daemon::config::invalid(field, msg), &text, p)
+                    .to_string()
+            } else {
+                e_text(field, &msg)
+            }
+        }
+        e => e.to_string(),
+    })
+}
+
+fn e_text(field: &str, msg: &str) -> String {
+    format!("invalid value for `{field}`: {msg}")
 }
 
 fn main() -> ExitCode {
@@ -145,7 +170,19 @@ fn main() -> ExitCode {
         }
     };
     if args.check_config {
-        println!("tyrantd: configuration OK ({cfg:?})");
+        let source = args
+            .config
+            .as_deref()
+            .map_or("flags and defaults".into(), |p| p.display().to_string());
+        match toml::to_string(&cfg.effective()) {
+            Ok(t) => println!(
+                "# {source}: configuration OK; the effective settings, defaults filled in:\n{t}"
+            ),
+            Err(e) => {
+                eprintln!("tyrantd: cannot show the configuration: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
         return ExitCode::SUCCESS;
     }
     let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level)

@@ -35,7 +35,8 @@ fn check_config_accepts_the_example_and_rejects_mistakes() {
         ("no_such_setting = 1\n", "no_such_setting"),
     ] {
         let p = dir.path().join("bad.toml");
-        std::fs::write(&p, text).unwrap();
+        // data_dir has no default; give one so the mistake under test is the only one.
+        std::fs::write(&p, format!("data_dir = \"/nonexistent/kv\"\n{text}")).unwrap();
         let out = tyrantd()
             .args(["--check-config", "-c"])
             .arg(&p)
@@ -46,7 +47,13 @@ fn check_config_accepts_the_example_and_rejects_mistakes() {
         assert!(err.contains(needle), "{text}: {err}");
     }
     let out = tyrantd()
-        .args(["--check-config", "--sync", "interval:0"])
+        .args([
+            "--check-config",
+            "-d",
+            "/nonexistent/kv",
+            "--sync",
+            "interval:0",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

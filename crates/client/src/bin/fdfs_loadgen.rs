@@ -19,6 +19,7 @@ struct Args {
     /// Storage address.
     #[arg(long, default_value = "127.0.0.1:23000")]
     addr: String,
+    /// Operation measured
     #[arg(long, value_enum)]
     op: Op,
     /// File size in bytes (suffix K or M allowed).

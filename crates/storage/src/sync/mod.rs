@@ -28,13 +28,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fdfs_proto::tracker::StorageBrief;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::server::Shared;
 
 /// `[replication]` in storage.toml.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawSettings {
     enabled: bool,

@@ -24,7 +24,7 @@ fn profile_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_owned()
 }
 
-fn build(package: &str, bin: &str) -> PathBuf {
+pub fn build(package: &str, bin: &str) -> PathBuf {
     let dir = profile_dir();
     let profile = dir.file_name().unwrap().to_str().unwrap().to_owned();
     let target = dir.parent().unwrap();
@@ -118,7 +118,7 @@ impl Drop for Proc {
     }
 }
 
-fn spawn(bin: &Path, config: &Path, log: &Path, port: u16, dir: &Path) -> Proc {
+pub fn spawn(bin: &Path, config: &Path, log: &Path, port: u16, dir: &Path) -> Proc {
     let child = Command::new(bin)
         .arg("--config")
         .arg(config)

@@ -12,18 +12,24 @@ use tyrant::engine::log::{EngineConfig, LogEngine, SyncMode};
 use tyrant::engine::{Engine, Mutation, Outcome, StoreMode};
 
 #[derive(Parser, Debug, Clone)]
+#[command(about = "Engine benchmark: writes then random reads straight on a storage engine")]
 struct Args {
-    /// log | fjall
+    /// Engine under test: log | fjall (fjall needs the fjall-bench feature)
     #[arg(long)]
     engine: String,
+    /// Directory for the engine's files (created; use an empty one)
     #[arg(long)]
     dir: PathBuf,
+    /// Bytes per value
     #[arg(long, default_value_t = 102_400)]
     value_size: usize,
+    /// Values written
     #[arg(long, default_value_t = 10_000)]
     count: usize,
+    /// Writer and reader threads
     #[arg(long, default_value_t = 4)]
     threads: usize,
+    /// Random reads after the writes
     #[arg(long, default_value_t = 20_000)]
     reads: usize,
 }

@@ -13,18 +13,22 @@ use tokio::net::TcpStream;
 #[derive(Parser, Debug, Clone)]
 #[command(about = "memcached-protocol load generator")]
 struct Args {
+    /// Server address (memcached protocol)
     #[arg(long, default_value = "127.0.0.1:1978")]
     server: String,
-    /// get | set
+    /// Operation measured: get | set
     #[arg(long, default_value = "get")]
     op: String,
+    /// Bytes per value
     #[arg(long, default_value_t = 1024)]
     value_size: usize,
     /// Distinct keys (get: stored first by --prefill).
     #[arg(long, default_value_t = 10_000)]
     keys: usize,
+    /// Connections, each with one request in flight
     #[arg(long, default_value_t = 32)]
     conns: usize,
+    /// Measured duration in seconds
     #[arg(long, default_value_t = 10)]
     secs: u64,
     /// Store every key once before measuring.

@@ -17,7 +17,8 @@ pub fn resolve(
     if let Some(p) = path(flags, config) {
         let text =
             std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-        from_file = parse(&text, &mut opts).map_err(|e| format!("{}: {e}", p.display()))?;
+        from_file =
+            parse(&text, &mut opts).map_err(|(line, e)| format!("{}:{line}: {e}", p.display()))?;
     }
     let trackers = if flags.is_empty() {
         from_file
@@ -54,7 +55,8 @@ fn check_addr(t: &str) -> Result<(), String> {
 }
 
 /// `key = value` lines, `#` comments; unknown keys are ignored as the C client does.
-fn parse(text: &str, opts: &mut ClientOptions) -> Result<Vec<String>, String> {
+/// Errors carry the 1-based line.
+fn parse(text: &str, opts: &mut ClientOptions) -> Result<Vec<String>, (usize, String)> {
     let mut trackers = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -62,7 +64,7 @@ fn parse(text: &str, opts: &mut ClientOptions) -> Result<Vec<String>, String> {
             continue;
         }
         let Some((k, v)) = line.split_once('=') else {
-            return Err(format!("line {}: expected key = value", n + 1));
+            return Err((n + 1, format!("expected key = value, not {line:?}")));
         };
         let (k, v) = (k.trim(), v.trim());
         let secs = || {
@@ -70,16 +72,17 @@ fn parse(text: &str, opts: &mut ClientOptions) -> Result<Vec<String>, String> {
                 .ok()
                 .filter(|s| *s > 0)
                 .map(Duration::from_secs)
-                .ok_or_else(|| format!("line {}: {k} must be a number of seconds", n + 1))
+                .ok_or_else(|| (n + 1, format!("{k} must be a number of seconds, not {v:?}")))
         };
         match k {
             // "ip1,ip2:port" (inner and outer address): the first one is used.
             "tracker_server" => {
-                let (hosts, port) = v.rsplit_once(':').ok_or_else(|| {
-                    format!("line {}: tracker_server {v:?} is not host:port", n + 1)
-                })?;
+                let bad = || (n + 1, format!("tracker_server {v:?} is not host:port"));
+                let (hosts, port) = v.rsplit_once(':').ok_or_else(bad)?;
                 let host = hosts.split(',').next().unwrap_or(hosts).trim();
-                trackers.push(format!("{host}:{}", port.trim()));
+                let addr = format!("{host}:{}", port.trim());
+                check_addr(&addr).map_err(|_| bad())?;
+                trackers.push(addr);
             }
             "connect_timeout" => opts.connect_timeout = secs()?,
             "network_timeout" => opts.network_timeout = secs()?,

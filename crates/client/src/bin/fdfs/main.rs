@@ -22,13 +22,14 @@ use tokio::io::AsyncWriteExt;
 #[derive(Parser)]
 #[command(name = "fdfs", version, about = "FastDFS command-line client")]
 struct Cli {
-    /// Tracker `host:port` (repeatable). Overrides `tracker_server` lines of the config file.
-    #[arg(short, long = "tracker", global = true)]
+    /// Tracker `host:port` (repeatable). Overrides `tracker_server` lines of the config file
+    /// [default: the config file's]
+    #[arg(short, long = "tracker", global = true, value_name = "HOST:PORT")]
     trackers: Vec<String>,
     /// FastDFS `client.conf`-style file (`tracker_server = host:port`, `connect_timeout`,
-    /// `network_timeout`, `purge_url` for `delete`). Default: /etc/fdfs/client.conf when no
-    /// --tracker is given.
-    #[arg(short, long, global = true)]
+    /// `network_timeout`, `purge_url` for `delete`) [default: /etc/fdfs/client.conf when no
+    /// --tracker is given]
+    #[arg(short, long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
@@ -38,37 +39,44 @@ struct Cli {
 enum Cmd {
     /// Upload FILE (`-` = stdin); prints the file ID (and nothing else) on stdout.
     Upload {
+        /// Local file; `-` = stdin
         file: PathBuf,
-        /// Extension in the file ID (at most 6 characters). Default: the local file's; none
-        /// for stdin.
+        /// Extension in the file ID (at most 6 characters) [default: the local file's; none
+        /// for stdin]
         #[arg(long)]
         ext: Option<String>,
         /// Upload an appender file, which `fdfs append` can extend.
         #[arg(long)]
         appender: bool,
-        /// Upload into this group (query 104) instead of letting the tracker choose (101).
+        /// Upload into this group (query 104) instead of letting the tracker choose (101)
+        /// [default: the tracker's choice]
         #[arg(short, long)]
         group: Option<String>,
-        /// Metadata item `name=value` (repeatable), set right after the upload.
+        /// Metadata item `name=value` (repeatable), set right after the upload [default: none]
         #[arg(short, long = "meta")]
         meta: Vec<String>,
     },
     /// Download FILE_ID to OUT (default: the file name part of the ID; `-` = stdout).
     Download {
+        /// File ID, `group1/M00/00/00/...`
         file_id: String,
+        /// Local file to write; `-` = stdout [default: the file name part of the ID]
         out: Option<PathBuf>,
     },
     /// Delete FILE_ID, then purge it from the front caches (docs/front-tier.md).
     Delete {
+        /// File ID, `group1/M00/00/00/...`
         file_id: String,
         /// Front cache purge URL prefix, e.g. `http://front1/purge` (repeatable): sends
         /// `PURGE <prefix>/<FILE_ID>` to each after the delete. Overrides the config file's
-        /// `purge_url = ...` lines. A failed purge exits non-zero; the file stays deleted.
+        /// `purge_url = ...` lines. A failed purge exits non-zero; the file stays deleted
+        /// [default: the config file's purge_url lines]
         #[arg(long = "purge", value_name = "URL_PREFIX")]
         purge: Vec<String>,
     },
     /// Decode FILE_ID like `fdfs_file_info`; asks the storage when needed or with --server.
     Info {
+        /// File ID, `group1/M00/00/00/...`
         file_id: String,
         /// Always ask the storage (QUERY_FILE_INFO), even for normal files.
         #[arg(short, long)]
@@ -122,26 +130,45 @@ enum Cmd {
 #[derive(Subcommand)]
 enum AdminCmd {
     /// Forget a storage that is OFFLINE for good (refused while it is up).
-    DeleteStorage { group: String, id: String },
+    DeleteStorage {
+        /// Group of the storage
+        group: String,
+        /// Storage id or IP address as the tracker lists it
+        id: String,
+    },
     /// Remove a group whose storages are all deleted.
-    DeleteGroup { group: String },
+    DeleteGroup {
+        /// Group name
+        group: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum MonitorCmd {
     /// Same as `admin delete-storage` (FastDFS's `fdfs_monitor conf delete GROUP ID`).
-    Delete { group: String, storage_id: String },
+    Delete {
+        /// Group of the storage
+        group: String,
+        /// Storage id or IP address as the tracker lists it
+        storage_id: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum MetaCmd {
     /// Print `name=value` lines.
-    Get { file_id: String },
+    Get {
+        /// File ID, `group1/M00/00/00/...`
+        file_id: String,
+    },
     /// Set items `name=value`; replaces all metadata unless --merge.
     Set {
+        /// File ID, `group1/M00/00/00/...`
         file_id: String,
+        /// Items `name=value`
         #[arg(required = true)]
         items: Vec<String>,
+        /// Keep the items not named (FastDFS merge); without it, all others are removed
         #[arg(long)]
         merge: bool,
     },
@@ -189,6 +216,14 @@ fn parse_meta(items: &[String]) -> Result<Metadata, String> {
         .map(Metadata)
 }
 
+/// `e` when it names the file itself (its meaning first), else `WHAT ID: e`.
+fn explain(what: &str, id: &str, e: &fdfs_client::Error) -> String {
+    match e.file() {
+        Some(_) => e.to_string(),
+        None => format!("{what} {id}: {e}"),
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     if let Some(r) = ctools::cli::local(&cli.cmd) {
         return r;
@@ -197,7 +232,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let client = FdfsClient::new(trackers, opts).map_err(|e| e.to_string())?;
     let err = |what: &str, id: &str| {
         let (what, id) = (what.to_owned(), id.to_owned());
-        move |e: fdfs_client::Error| format!("{what} {id}: {e}")
+        move |e: fdfs_client::Error| explain(&what, &id, &e)
     };
     match cli.cmd {
         Cmd::Upload {
@@ -309,7 +344,7 @@ async fn admin(client: &FdfsClient, op: AdminCmd) -> Result<(), String> {
 /// Downloads into a temporary file beside OUT and renames it, so a failed download never
 /// leaves a truncated OUT behind.
 async fn download(client: &FdfsClient, file_id: &str, out: Option<PathBuf>) -> Result<(), String> {
-    let e = |e: fdfs_client::Error| format!("download {file_id}: {e}");
+    let e = |e: fdfs_client::Error| explain("download", file_id, &e);
     fdfs_client::split_file_id(file_id).map_err(e)?;
     let out = out.unwrap_or_else(|| PathBuf::from(file_id.rsplit('/').next().unwrap_or(file_id)));
     if out.as_os_str() == "-" {

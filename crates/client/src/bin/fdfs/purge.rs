@@ -239,7 +239,11 @@ pub async fn delete(
         // ENOENT: deleted before (maybe by the run whose purge failed).
         Err(e) => e.status() == Some(2),
     };
-    let deleted = deleted.map_err(|e| format!("delete {file_id}: {e}"));
+    // An error naming the file says it first; others get the command and ID in front.
+    let deleted = deleted.map_err(|e| match e.file() {
+        Some(_) => e.to_string(),
+        None => format!("delete {file_id}: {e}"),
+    });
     if !gone || urls.is_empty() {
         return deleted;
     }

@@ -68,7 +68,7 @@ pub fn errno(e: &Error) -> i32 {
     if let Some(s) = e.status() {
         return i32::from(s);
     }
-    match e {
+    match e.root() {
         Error::Io(io) => io.raw_os_error().unwrap_or(EIO),
         Error::Timeout => ETIMEDOUT,
         _ => EINVAL,
