@@ -167,7 +167,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// The largest unit that divides `n` exactly, as [`parse_size`] reads it.
 fn show_size(n: u64) -> String {
     for (unit, shift) in [("g", 30), ("m", 20), ("k", 10)] {
-        if n != 0 && n % (1 << shift) == 0 {
+        if n != 0 && n.is_multiple_of(1 << shift) {
             return format!("{}{unit}", n >> shift);
         }
     }
