@@ -7,7 +7,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A key hash function by its twemproxy name.
+/// A key hash function by its twemproxy name (variants spelled like those names).
+#[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HashFn {
     OneAtATime,
