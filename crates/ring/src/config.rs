@@ -230,7 +230,11 @@ impl Server {
         let (host, port, weight) = match parts[..] {
             [h, p] => (h, p, "1"),
             [h, p, w] => (h, p, w),
-            _ => return Err(format!("server {line:?}: expected host:port[:weight] [name]")),
+            _ => {
+                return Err(format!(
+                    "server {line:?}: expected host:port[:weight] [name]"
+                ))
+            }
         };
         if host.is_empty() {
             return Err(format!("server {line:?}: empty host"));

@@ -128,7 +128,8 @@ fn one_at_a_time(key: &[u8]) -> u32 {
 
 // twemproxy's "fnv1a_64" runs in 32 bits with the low halves of the 64-bit constants.
 fn fnv1a_64(key: &[u8]) -> u32 {
-    key.iter().fold(0x8422_2325u32, |h, &b| (h ^ sx(b)).wrapping_mul(0x1b3))
+    key.iter()
+        .fold(0x8422_2325u32, |h, &b| (h ^ sx(b)).wrapping_mul(0x1b3))
 }
 
 fn fnv1_64(key: &[u8]) -> u32 {
@@ -144,8 +145,9 @@ fn fnv1_32(key: &[u8]) -> u32 {
 }
 
 fn fnv1a_32(key: &[u8]) -> u32 {
-    key.iter()
-        .fold(2_166_136_261u32, |h, &b| (h ^ sx(b)).wrapping_mul(16_777_619))
+    key.iter().fold(2_166_136_261u32, |h, &b| {
+        (h ^ sx(b)).wrapping_mul(16_777_619)
+    })
 }
 
 const fn crc16_table() -> [u16; 256] {
@@ -344,7 +346,10 @@ mod tests {
             assert_eq!(h.name().parse::<HashFn>(), Ok(h));
         }
         let e = "fnv".parse::<HashFn>().unwrap_err();
-        assert!(e.contains("unknown hash \"fnv\"") && e.contains("fnv1a_64"), "{e}");
+        assert!(
+            e.contains("unknown hash \"fnv\"") && e.contains("fnv1a_64"),
+            "{e}"
+        );
     }
 
     #[test]
