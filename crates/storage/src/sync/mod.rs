@@ -15,6 +15,7 @@
 
 pub mod binlog_read;
 pub mod mark;
+pub mod missing;
 pub mod peer_conn;
 pub mod recovery;
 pub mod recv;

@@ -261,7 +261,7 @@ fn temp_in(shared: &Shared, idx: u8) -> Result<std::path::PathBuf, String> {
 }
 
 /// Copies one file (and its metadata) from a peer; `Ok(false)` if the peer no longer has it.
-async fn fetch_one(
+pub(super) async fn fetch_one(
     shared: &Arc<Shared>,
     c: &mut PeerConn,
     name: &str,
