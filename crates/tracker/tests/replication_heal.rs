@@ -63,7 +63,14 @@ fn heal_after_wipe(port0: u16, wipe_base: bool) {
         let mut b = storage_id_with(&d[1], port0 + 2, 100002, &ts, &store(&d[1]));
         let c = storage_id_with(&d[2], port0 + 3, 100003, &ts, &store(&d[2]));
         for s in [&a, &b, &c] {
-            wait_status(&tr.addr(), "group1", s.port, ACTIVE, Duration::from_secs(30)).await;
+            wait_status(
+                &tr.addr(),
+                "group1",
+                s.port,
+                ACTIVE,
+                Duration::from_secs(30),
+            )
+            .await;
         }
         c.signal("STOP");
         let mut up = StorageClient::connect(b.addr()).await.unwrap();
