@@ -103,7 +103,6 @@ fn wiped_store_path_of_source_heals_everywhere() {
 }
 
 #[test]
-#[ignore = "needs the anti-entropy pass (#22.2): with the base path wiped B loses its binlog, so nobody pushes its files to C"]
 fn wiped_base_path_of_source_heals_everywhere() {
     heal_after_wipe(19510, true);
 }
