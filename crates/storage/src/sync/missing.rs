@@ -61,6 +61,8 @@ pub async fn resolve(
                 "not pushing missing metadata: the file exists without it");
             return Ok(Resolution::Skip);
         }
+        tracing::info!(file_id = %file_id, op = %line.op,
+            "own file was missing on disk (no delete in the binlog) and is back: pushing it");
         return Ok(Resolution::Restored);
     }
     let peers = shared.sync.members().borrow().clone().unwrap_or_default();
