@@ -158,6 +158,23 @@ pub fn count_own_after(dir: &Path, mut pos: Pos, cap: usize) -> (u64, Option<i64
     (n, oldest)
 }
 
+/// Whether a delete of `name` (our own or one applied for a peer) follows `pos`.
+pub fn deleted_after(dir: &Path, mut pos: Pos, name: &str) -> io::Result<bool> {
+    loop {
+        let lines = read_from(dir, pos, 1 << 20)?;
+        let Some(&(_, last)) = lines.last() else {
+            return Ok(false);
+        };
+        if lines
+            .iter()
+            .any(|(l, _)| l.op.eq_ignore_ascii_case(&'D') && l.name == name)
+        {
+            return Ok(true);
+        }
+        pos = last;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +226,8 @@ mod tests {
             count_own_after(d.path(), Pos::default(), 1 << 20),
             (2, Some(1))
         );
+        assert!(deleted_after(d.path(), Pos::default(), "a").unwrap());
+        assert!(!deleted_after(d.path(), end, "b").unwrap());
         // Small read budget: still makes progress line by line.
         let got = read_from(d.path(), Pos::default(), 7).unwrap();
         assert_eq!(got.len(), 1);

@@ -15,6 +15,7 @@
 
 pub mod binlog_read;
 pub mod mark;
+pub mod missing;
 pub mod peer_conn;
 pub mod recovery;
 pub mod recv;
@@ -161,6 +162,9 @@ pub struct SyncState {
     pending_paths: Mutex<Vec<u8>>,
     /// True while any store path still needs its initial copy: pushes get EAGAIN.
     pub recovering: AtomicBool,
+    /// The base path (binlog, marks) was new or lost at start: the records of our own old
+    /// files are gone, so the initial copy logs those files as our own again (see recovery).
+    pub fresh_base: bool,
     /// Wakes tracker sessions when the status they must announce changed.
     pub status_changed: Notify,
     members: watch::Sender<Option<Vec<Peer>>>,
@@ -193,6 +197,7 @@ impl SyncState {
             settings: cfg.replication.clone(),
             sync_dir,
             recovering: AtomicBool::new(!pending.is_empty()),
+            fresh_base: active && !init_done,
             pending_paths: Mutex::new(pending),
             status_changed: Notify::new(),
             members,

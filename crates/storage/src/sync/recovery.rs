@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use fdfs_proto::common::FileRef;
+use fdfs_proto::fileid::Source;
 use fdfs_proto::storage::{DownloadRequest, FetchPathBinlog, FileInfo};
 use fdfs_proto::{cmd, status, Body, IpWidth};
 use tokio::sync::watch;
@@ -261,7 +262,7 @@ fn temp_in(shared: &Shared, idx: u8) -> Result<std::path::PathBuf, String> {
 }
 
 /// Copies one file (and its metadata) from a peer; `Ok(false)` if the peer no longer has it.
-async fn fetch_one(
+pub(super) async fn fetch_one(
     shared: &Arc<Shared>,
     c: &mut PeerConn,
     name: &str,
@@ -324,7 +325,15 @@ async fn fetch_one(
         dest: dest.to_owned(),
     }];
     let ts = info.create_timestamp;
-    let mut records = vec![Record::replicated(Op::Create, name.to_owned(), ts)];
+    // Only a file's source pushes it. A source that lost its base path lost the records of
+    // files it had not pushed to every member yet; logging its recovered own files as its own
+    // again makes its senders offer them to every member (one that has them answers EEXIST).
+    let replica = !(shared.sync.fresh_base && is_own_source(shared, name));
+    let rec = |op, n: String| Record {
+        replica,
+        ..Record::replicated(op, n, ts)
+    };
+    let mut records = vec![rec(Op::Create, name.to_owned())];
     let mut meta_guard = TempFile(None);
     if mst == status::OK && !meta.is_empty() {
         let mtmp = temp_in(shared, idx)?;
@@ -343,7 +352,7 @@ async fn fetch_one(
             tmp: mtmp,
             dest: mdest.into(),
         });
-        records.push(Record::replicated(Op::Update, format!("{name}-m"), ts));
+        records.push(rec(Op::Update, format!("{name}-m")));
     }
     let ordered = shared.layout.path(idx).is_some_and(|sp| sp.journal_ordered);
     match shared.committer.commit(actions, records, !ordered).await {
@@ -353,6 +362,22 @@ async fn fetch_one(
             Ok(true)
         }
         Err(err) => Err(format!("commit: {err}")),
+    }
+}
+
+/// Whether this storage created `name` (its source bytes are our storage id or source_ip).
+fn is_own_source(shared: &Shared, name: &str) -> bool {
+    let Ok(id) = fdfs_proto::fileid::parse_logical_name(name.as_bytes()) else {
+        return false;
+    };
+    match (
+        id.decode().source,
+        shared.cfg.storage_id,
+        shared.cfg.source_ip,
+    ) {
+        (Source::ServerId(s), Some(me), _) => s == me,
+        (Source::Ipv4(ip), None, Some(me)) => ip == me,
+        _ => false,
     }
 }
 

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::binlog_read::{self, Line};
 use super::mark::{self, Mark};
+use super::missing::{self, Resolution};
 use super::peer_conn::PeerConn;
 use super::{st, Peer};
 use crate::binlog::unix_now;
@@ -234,7 +235,7 @@ async fn session(
             } else {
                 for (line, pos) in part {
                     if line.is_own() {
-                        match send_record(shared, &mut conns[0], line).await {
+                        match send_record(shared, &mut conns[0], line, *pos).await {
                             Ok(bytes) => {
                                 m.records += 1;
                                 shared.sync.update_stat(key, |s| {
@@ -298,8 +299,8 @@ async fn send_parallel(
     part: &[(Line, binlog_read::Pos)],
 ) -> Result<(u64, u64), String> {
     let k = conns.len();
-    let mut buckets: Vec<Vec<Line>> = vec![Vec::new(); k];
-    for (l, _) in part.iter().filter(|(l, _)| l.is_own()) {
+    let mut buckets: Vec<Vec<(Line, binlog_read::Pos)>> = vec![Vec::new(); k];
+    for (l, pos) in part.iter().filter(|(l, _)| l.is_own()) {
         let h = l
             .data_name()
             .0
@@ -307,15 +308,15 @@ async fn send_parallel(
             .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
                 (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
             });
-        buckets[(h % k as u64) as usize].push(l.clone());
+        buckets[(h % k as u64) as usize].push((l.clone(), *pos));
     }
     let mut set = tokio::task::JoinSet::new();
     for (mut c, b) in conns.drain(..).zip(buckets) {
         let shared = shared.clone();
         set.spawn(async move {
             let (mut n, mut bytes) = (0u64, 0u64);
-            for l in &b {
-                match send_record(&shared, &mut c, l).await {
+            for (l, pos) in &b {
+                match send_record(&shared, &mut c, l, *pos).await {
                     Ok(x) => {
                         n += 1;
                         bytes += x;
@@ -368,11 +369,13 @@ async fn call(conn: &mut PeerConn, pkt: &[u8]) -> std::io::Result<u8> {
     Ok(conn.response(0).await?.0)
 }
 
-/// Sends one own record; `Ok(bytes of content)` once the peer has it (or it is moot).
+/// Sends one own record (read up to `after`); `Ok(bytes of content)` once the peer has it
+/// (or it is moot).
 async fn send_record(
     shared: &Arc<Shared>,
     conn: &mut PeerConn,
     line: &Line,
+    after: binlog_read::Pos,
 ) -> Result<u64, String> {
     let group = shared.cfg.group_name.clone();
     let (data_name, meta) = line.data_name();
@@ -400,26 +403,25 @@ async fn send_record(
                 tracing::warn!(name = %line.name, "binlog names a missing store path; not replicated");
                 return Ok(0);
             };
-            let mut path = sp.root.join(id.data_rel_path()).into_os_string();
+            let data = sp.root.join(id.data_rel_path());
+            let mut path = data.clone().into_os_string();
             if meta {
                 path.push("-m");
             }
-            let opened = tokio::task::spawn_blocking(move || {
-                let f = std::fs::File::open(&path)?;
-                let md = f.metadata()?;
-                let mtime = md
-                    .modified()?
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                Ok::<_, std::io::Error>((f, md.len(), mtime))
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-            let (file, len, mtime) = match opened {
+            let path = std::path::PathBuf::from(path);
+            let (file, len, mtime) = match open_content(&path).await? {
                 Ok(v) => v,
-                // Deleted (or metadata removed) since: a later record says so.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-                Err(e) => return Err(format!("open: {e}")),
+                // Missing is not "deleted": the binlog decides, or a member gives it back.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    match missing::resolve(shared, line, after, &data).await? {
+                        Resolution::Skip => return Ok(0),
+                        Resolution::Restored => match open_content(&path).await? {
+                            Ok(v) => v,
+                            Err(e) => return Err(format!("open {}: {e}", path.display())),
+                        },
+                    }
+                }
+                Err(e) => return Err(format!("open {}: {e}", path.display())),
             };
             let create = line.op == 'C' && !meta;
             let req = SyncCopyRequest {
@@ -446,4 +448,22 @@ async fn send_record(
         }
         _ => Ok(0),
     }
+}
+
+/// Opens a file to push with its length and mtime; the outer error is the blocking task's.
+async fn open_content(
+    path: &std::path::Path,
+) -> Result<std::io::Result<(std::fs::File, u64, u64)>, String> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path)?;
+        let md = f.metadata()?;
+        let mtime = md
+            .modified()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Ok((f, md.len(), mtime))
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
