@@ -145,7 +145,7 @@ $::content_b
 === TEST 4: deleting an already deleted file still purges it (retrying a failed purge), and fails
 --- init
 my $err = main::delete_purge($::id_b, 1, '200 purged');
-like($err, qr/delete \Q$::id_b\E: .*purging the front caches anyway/, '... saying the delete failed');
+like($err, qr/not found: \Q$::id_b\E .*purging the front caches anyway/, '... saying the delete failed');
 --- request eval
 "GET /$::id_b"
 --- error_code: 404
