@@ -10,13 +10,7 @@ use fdfs_proto::frame::packet;
 use fdfs_proto::tracker::{StorageStat, StorageStats};
 use fdfs_proto::{cmd, Body, IpWidth};
 
-fn fdfs(tracker: &str, args: &[&str]) -> Output {
-    Command::new(fdfs_cli())
-        .args(["--tracker", tracker])
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::fdfs_at as fdfs;
 
 fn ok(o: &Output) -> String {
     assert!(

@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -40,13 +40,7 @@ fn front(status: &'static str) -> (String, mpsc::Receiver<String>) {
     (addr, rx)
 }
 
-fn fdfs(tracker: &str, args: &[&str]) -> Output {
-    Command::new(fdfs_cli())
-        .args(["--tracker", tracker])
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::fdfs_at as fdfs;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

@@ -4,18 +4,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::{fdfs_cli, free_port, storage, tracker};
+use common::{free_port, storage, tracker};
 
-fn fdfs(tracker: &str, args: &[&str]) -> Output {
-    Command::new(fdfs_cli())
-        .args(["--tracker", tracker])
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::fdfs_at as fdfs;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

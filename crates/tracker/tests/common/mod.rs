@@ -61,6 +61,15 @@ pub fn fdfs_cli() -> &'static Path {
     P.get_or_init(|| build("fdfs-client", "fdfs"))
 }
 
+/// Runs the real `fdfs` CLI against `tracker` and returns what it did.
+pub fn fdfs_at(tracker: &str, args: &[&str]) -> std::process::Output {
+    Command::new(fdfs_cli())
+        .args(["--tracker", tracker])
+        .args(args)
+        .output()
+        .expect("run fdfs")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
